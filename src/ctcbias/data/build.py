@@ -1,0 +1,203 @@
+"""The data factory: plan every utterance, synthesize in parallel, write JSONL manifests.
+
+Planning is deterministic under a seed and cheap; synthesis is resumable (finished utterances are
+recorded in ``<set>.done.jsonl`` and skipped on the next run). Sets:
+
+- ``train``: training voices, non-reserved entities, train carrier sentences (>= ``hours``).
+- ``dev``: training voices, dev carriers, *dev entities* (sha1 prefix ``2``: unseen in training).
+- ``medical-test`` / ``names-test``: held-out voices, reserved entities only, eval-only patterns,
+  and per utterance biasing lists of 100 and 1000 entries (its entities + same-domain distractors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from dataclasses import dataclass
+from multiprocessing import Pool
+from pathlib import Path
+
+import soundfile as sf
+from tqdm import tqdm
+
+from .augment import apply_augment, plan_augment
+from .catalogs import DOMAIN_KINDS, ReservedGate, load_catalog
+from .patterns import PATTERNS
+from .sentences import fill, patterns_for
+from .text import carrier_sentences, split_of, word_counts
+from .voices import pick_voice, synthesize, voice_id
+
+__all__ = ["BuildConfig", "sources", "plan", "build"]
+
+_SEC_PER_WORD = 0.42  # measured mean over the training voices, for planning only
+TEST_SETS = {"medical-test": ("medical", ["medical"]), "names-test": ("names", ["politics", "assistant"])}
+BIAS_SIZES = (100, 1000)
+
+
+@dataclass
+class BuildConfig:
+    out: Path
+    hours: float = 40.0
+    dev_utts: int = 500
+    test_utts: int = 500
+    entity_share: float = 0.55
+    seed: int = 0
+    jobs: int = os.cpu_count() or 1
+
+
+def _dev_entity(display: str) -> bool:
+    return hashlib.sha1(display.lower().strip().encode()).hexdigest()[0] == "2"
+
+
+def sources():
+    """Carrier sentences, the entity catalog, and the gate that keeps reserved entities out of training.
+
+    Single words heard 20+ times in the carrier text are common words, not entities (see load_catalog).
+    """
+    carriers = carrier_sentences()
+    common = frozenset(w for w, n in word_counts(carriers).items() if n >= 20)
+    catalog = load_catalog(common)
+    return carriers, catalog, ReservedGate.from_catalog(catalog)
+
+
+def plan(cfg: BuildConfig) -> dict[str, list[dict]]:
+    rng = random.Random(cfg.seed)
+    carriers, catalog, gate = sources()
+    pools = {"train": {}, "dev": {}, "test": {}}
+    for kind, ents in catalog.items():
+        pools["test"][kind] = [e for e in ents if e.reserved]
+        ok = [e for e in ents if not e.reserved and e.spoken not in gate]
+        pools["dev"][kind] = [e for e in ok if _dev_entity(e.display)]
+        dev_words = {e.spoken for e in pools["dev"][kind]}
+        pools["train"][kind] = [e for e in ok if not _dev_entity(e.display) and e.spoken not in dev_words]
+    clean = [c for c in carriers if c[1] not in gate]
+    texts = {"train": [c for c in clean if split_of(c[1]) == "train"],
+             "dev": [c for c in clean if split_of(c[1]) == "dev"]}
+    sets: dict[str, list[dict]] = {}
+    for split, budget in (("train", cfg.hours * 3600), ("dev", None)):
+        items, secs = [], 0.0
+        while (secs < budget) if budget else (len(items) < cfg.dev_utts):
+            if rng.random() < cfg.entity_share:
+                domain = rng.choice(list(PATTERNS))
+                s = fill(rng.choice(patterns_for(domain, "train" if split == "train" else "dev")), rng,
+                         pools[split])
+                item = {"display": s.display, "text": s.text, "entities": s.entities, "domain": domain}
+                if s.text in gate:  # a template word or filler next to an entity formed a reserved name
+                    continue
+            else:
+                disp, norm, src = rng.choice(texts[split])
+                item = {"display": disp, "text": norm, "entities": [], "domain": f"carrier:{src}"}
+            item.update(id=f"{split}-{len(items):06d}", split=split, voice=pick_voice(rng, held_out=False),
+                        augment=plan_augment(rng, "train" if split == "train" else "light"))
+            items.append(item)
+            secs += len(item["text"].split()) * _SEC_PER_WORD
+        sets[split] = items
+    for name, (dom, pattern_domains) in TEST_SETS.items():
+        # one display form may be several kinds ("Gordon": first name and surname): list it once
+        distract = list(dict.fromkeys(e.display for k in DOMAIN_KINDS[dom] for e in pools["test"][k]))
+        items = []
+        for i in range(cfg.test_utts):
+            pd = rng.choice(pattern_domains)
+            s = fill(rng.choice(patterns_for(pd, "test")), rng, pools["test"])
+            true = list(dict.fromkeys(e["display"] for e in s.entities))
+            lists = {}
+            for n in BIAS_SIZES:
+                others = [e for e in rng.sample(distract, min(len(distract), n + len(true)))
+                          if e not in true][: n - len(true)]
+                lst = true + others
+                rng.shuffle(lst)
+                lists[str(n)] = lst
+            items.append({"id": f"{name}-{i:05d}", "display": s.display, "text": s.text, "entities": s.entities,
+                          "domain": pd, "split": name, "voice": pick_voice(rng, held_out=True),
+                          "augment": plan_augment(rng, "light"), "bias_lists": lists})
+        sets[name] = items
+    # The gate, once more over the finished texts: nothing reserved may reach train or dev.
+    for split in ("train", "dev"):
+        leaks = [it["id"] for it in sets[split] if it["text"] in gate]
+        if leaks:
+            raise AssertionError(f"reserved entities in {split}: {leaks[:5]}")
+    return sets
+
+
+_BABBLE: list | None = None
+
+
+def _babble():
+    global _BABBLE
+    if _BABBLE is None:
+        rng = random.Random(1234)
+        lines = ["the meeting will resume after a short break", "could you pass me the salt please",
+                 "i think we should take the earlier train", "she said the weather would turn cold",
+                 "nobody knew where the old road used to go", "we have to finish this before lunch"]
+        _BABBLE = [synthesize(pick_voice(rng, held_out=False), t) for t in lines]
+    return _BABBLE
+
+
+def _synth(args) -> dict:
+    item, out = args
+    rel = f"audio/{item['split']}/{item['id']}.flac"
+    path = out / rel
+    try:
+        audio = synthesize(item["voice"], item["text"])
+        babble = any(s["op"] == "noise" and s["kind"] == "babble" for s in item["augment"])
+        audio = apply_augment(audio, item["augment"], _babble() if babble else None)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.flac")
+        sf.write(tmp, audio, 16000, subtype="PCM_16")
+        os.replace(tmp, path)
+        dur = sf.info(str(path)).duration
+    except Exception as e:  # one bad utterance must not stop a 40-hour build
+        return {"id": item["id"], "error": str(e)[:300]}
+    return {"id": item["id"], "key": _key(item), "audio": rel, "duration": round(dur, 3)}
+
+
+def _key(item: dict) -> str:
+    """What the audio depends on: a changed plan re-synthesizes instead of reusing stale audio."""
+    return hashlib.sha1(json.dumps([item["text"], item["voice"], item["augment"]], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build(cfg: BuildConfig, only: list[str] | None = None) -> dict[str, dict]:
+    """Plan, synthesize (resuming), and write ``<set>.jsonl`` manifests; returns per-set stats."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sets = plan(cfg)
+    stats = {}
+    for name, items in sets.items():
+        if only and name not in only:
+            continue
+        done_path = out / f"{name}.done.jsonl"
+        done = {}
+        if done_path.exists():
+            for line in done_path.read_text().splitlines():
+                r = json.loads(line)
+                if "error" not in r:
+                    done[r["id"]] = r
+        keys = {it["id"]: _key(it) for it in items}
+        done = {i: r for i, r in done.items() if r.get("key") == keys.get(i)}
+        todo = [(it, out) for it in items if it["id"] not in done]
+        with open(done_path, "a") as log, Pool(cfg.jobs) as pool:
+            for r in tqdm(pool.imap_unordered(_synth, todo, chunksize=4), total=len(todo), desc=name,
+                          initial=0, unit="utt"):
+                log.write(json.dumps(r) + "\n")
+                log.flush()
+                if "error" not in r:
+                    done[r["id"]] = r
+        with open(out / f"{name}.jsonl", "w") as f:
+            for it in items:
+                if it["id"] not in done:
+                    continue
+                rec = {"id": it["id"], "audio": done[it["id"]]["audio"], "duration": done[it["id"]]["duration"],
+                       "text": it["text"], "display": it["display"], "entities": it["entities"],
+                       "voice": voice_id(it["voice"]), "voice_settings": it["voice"], "domain": it["domain"],
+                       "split": it["split"], "augment": it["augment"]}
+                if "bias_lists" in it:
+                    rec["bias_lists"] = it["bias_lists"]
+                    rec["words"] = it["bias_lists"]["100"]
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        secs = sum(done[it["id"]]["duration"] for it in items if it["id"] in done)
+        stats[name] = {"utterances": sum(it["id"] in done for it in items), "planned": len(items),
+                       "hours": round(secs / 3600, 3)}
+    (out / "stats.json").write_text(json.dumps(stats, indent=2))
+    return stats
