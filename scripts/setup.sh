@@ -30,10 +30,9 @@ if [ "$SYNTH" = 1 ]; then
   src=/etc/apt/sources.list.d/debian.sources
   if [ -f "$src" ] && ! grep -q "non-free" "$src"; then
     $SUDO sed -i 's/^Components: main$/Components: main contrib non-free/' "$src"
-    $SUDO apt-get update -q
-  elif [ ! -f /var/lib/apt/lists/lock ] || [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -i non-free)" ]; then
-    $SUDO apt-get update -q
   fi
+  # refresh the package lists once, when they do not know the non-free section yet
+  ls /var/lib/apt/lists/ 2>/dev/null | grep -q non-free || $SUDO apt-get update -q
   apt_install espeak-ng mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 \
     flite festival festvox-kallpc16k festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts \
     libttspico-utils sox fortunes fortunes-min wamerican-insane miscfiles
