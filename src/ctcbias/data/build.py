@@ -23,7 +23,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from .augment import apply_augment, plan_augment
-from .catalogs import DOMAIN_KINDS, ReservedGate, load_catalog
+from .catalogs import DOMAIN_KINDS, ReservedGate, entity_hash, load_catalog
 from .patterns import PATTERNS
 from .sentences import fill, patterns_for
 from .text import carrier_sentences, split_of, word_counts
@@ -48,7 +48,7 @@ class BuildConfig:
 
 
 def _dev_entity(display: str) -> bool:
-    return hashlib.sha1(display.lower().strip().encode()).hexdigest()[0] == "2"
+    return entity_hash(display)[0] == "2"
 
 
 def sources():

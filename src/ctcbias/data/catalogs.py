@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..normalize import normalize
 
-__all__ = ["Entity", "is_reserved", "load_catalog", "ReservedGate", "DOMAIN_KINDS"]
+__all__ = ["Entity", "entity_hash", "is_reserved", "load_catalog", "ReservedGate", "DOMAIN_KINDS"]
 
 # Test-set domains and the entity kinds they draw from.
 DOMAIN_KINDS = {"medical": ("drug", "disease"), "names": ("person", "surname", "first", "city")}
@@ -30,8 +30,13 @@ _MAX_WORDS = 4
 _CHEMICAL = re.compile(r"[,()\[\]/]|^\d|\d-|-\d")
 
 
+def entity_hash(display: str) -> str:
+    """The hash that assigns an entity to train, dev (prefix 2) or reserved (prefix 0 or 1)."""
+    return hashlib.sha1(display.lower().strip().encode("utf-8")).hexdigest()
+
+
 def is_reserved(display: str) -> bool:
-    return hashlib.sha1(display.lower().strip().encode("utf-8")).hexdigest()[0] in "01"
+    return entity_hash(display)[0] in "01"
 
 
 @dataclass(frozen=True)
