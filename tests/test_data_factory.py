@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from ctcbias.data.catalogs import is_reserved
-from ctcbias.data.voices import HELDOUT_VOICES, TRAIN_VOICES, synthesize
+from ctcbias.data.voices import HELDOUT_VOICES, TRAIN_VOICES, Voice, synthesize
 
 pytestmark = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("flite")),
                                 reason="speech synthesizers not installed (scripts/setup.sh --synth)")
@@ -59,7 +59,7 @@ def test_test_sets_use_reserved_entities_held_out_voices_and_lists(tiny):
     held = {v.id for v in HELDOUT_VOICES}
     for name in ("medical-test", "names-test"):
         for r in _read(out / f"{name}.jsonl"):
-            assert r["voice_settings"]["engine"] + ":" + r["voice_settings"]["name"] in held
+            assert Voice(r["voice_settings"]["engine"], r["voice_settings"]["name"]).id in held
             assert r["entities"] and all(is_reserved(e["display"])
                                          for e in r["entities"])
             for n in ("100", "1000"):
@@ -79,4 +79,4 @@ def test_no_reserved_entity_in_training_manifests(tiny):
             assert r["text"] not in gate, r["text"]
             assert not any(e.get("display") and is_reserved(e["display"])
                            for e in r["entities"])
-            assert r["voice_settings"]["engine"] + ":" + r["voice_settings"]["name"] not in held
+            assert Voice(r["voice_settings"]["engine"], r["voice_settings"]["name"]).id not in held

@@ -27,7 +27,7 @@ from .catalogs import DOMAIN_KINDS, ReservedGate, entity_hash, load_catalog
 from .patterns import PATTERNS
 from .sentences import fill, patterns_for
 from .text import carrier_sentences, split_of, word_counts
-from .voices import pick_voice, synthesize, voice_id
+from .voices import Voice, pick_voice, synthesize, voice_id
 
 __all__ = ["BuildConfig", "sources", "plan", "build"]
 
@@ -81,8 +81,7 @@ def plan(cfg: BuildConfig) -> dict[str, list[dict]]:
         while (secs < budget) if budget else (len(items) < cfg.dev_utts):
             if rng.random() < cfg.entity_share:
                 domain = rng.choice(list(PATTERNS))
-                s = fill(rng.choice(patterns_for(domain, "train" if split == "train" else "dev")), rng,
-                         pools[split])
+                s = fill(rng.choice(patterns_for(domain, split)), rng, pools[split])
                 item = {"display": s.display, "text": s.text, "entities": s.entities, "domain": domain}
                 if s.text in gate:  # a template word or filler next to an entity formed a reserved name
                     continue
@@ -95,8 +94,8 @@ def plan(cfg: BuildConfig) -> dict[str, list[dict]]:
             secs += len(item["text"].split()) * _SEC_PER_WORD
         sets[split] = items
     for name, (dom, pattern_domains) in TEST_SETS.items():
-        # one display form may be several kinds ("Gordon": first name and surname): list it once
         rng = random.Random(f"{cfg.seed}:{name}")
+        # one display form may be several kinds ("Gordon": first name and surname): list it once
         distract = list(dict.fromkeys(e.display for k in DOMAIN_KINDS[dom] for e in pools["test"][k]))
         items = []
         for i in range(cfg.test_utts):
@@ -169,14 +168,12 @@ def build(cfg: BuildConfig, only: list[str] | None = None) -> dict[str, dict]:
         if only and name not in only:
             continue
         done_path = out / f"{name}.done.jsonl"
-        done = {}
-        if done_path.exists():
-            for line in done_path.read_text().splitlines():
-                r = json.loads(line)
-                if "error" not in r:
-                    done[r["id"]] = r
         keys = {it["id"]: _key(it) for it in items}
-        done = {i: r for i, r in done.items() if r.get("key") == keys.get(i)}
+        done = {}
+        for line in done_path.read_text().splitlines() if done_path.exists() else []:
+            r = json.loads(line)
+            if "error" not in r and r.get("key") == keys.get(r["id"]):
+                done[r["id"]] = r
         todo = [(it, out) for it in items if it["id"] not in done]
         with open(done_path, "a") as log, Pool(cfg.jobs) as pool:
             for r in tqdm(pool.imap_unordered(_synth, todo, chunksize=4), total=len(todo), desc=name,
@@ -185,10 +182,13 @@ def build(cfg: BuildConfig, only: list[str] | None = None) -> dict[str, dict]:
                 log.flush()
                 if "error" not in r:
                     done[r["id"]] = r
+        by_voice: dict[str, float] = {}
         with open(out / f"{name}.jsonl", "w") as f:
             for it in items:
                 if it["id"] not in done:
                     continue
+                v = Voice(it["voice"]["engine"], it["voice"]["name"]).id
+                by_voice[v] = by_voice.get(v, 0.0) + done[it["id"]]["duration"] / 3600
                 rec = {"id": it["id"], "audio": done[it["id"]]["audio"], "duration": done[it["id"]]["duration"],
                        "text": it["text"], "display": it["display"], "entities": it["entities"],
                        "voice": voice_id(it["voice"]), "voice_settings": it["voice"], "domain": it["domain"],
@@ -197,11 +197,6 @@ def build(cfg: BuildConfig, only: list[str] | None = None) -> dict[str, dict]:
                     rec["bias_lists"] = it["bias_lists"]
                     rec["words"] = it["bias_lists"]["100"]
                 f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        by_voice: dict[str, float] = {}
-        for it in items:
-            if it["id"] in done:
-                v = f"{it['voice']['engine']}:{it['voice']['name']}"
-                by_voice[v] = by_voice.get(v, 0.0) + done[it["id"]]["duration"] / 3600
         stats[name] = {"utterances": sum(it["id"] in done for it in items), "planned": len(items),
                        "hours": round(sum(by_voice.values()), 3),
                        "hours_by_voice": {k: round(v, 3) for k, v in sorted(by_voice.items())}}
