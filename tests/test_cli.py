@@ -13,6 +13,18 @@ def test_data_build_rejects_unknown_set_and_bad_numbers(tmp_path):
 
 
 def test_commands_of_later_issues_say_so():
-    for cmd in ("train", "transcribe", "bench", "serve"):
-        r = runner.invoke(app, [cmd])
-        assert r.exit_code == 3 and "not built yet" in r.output
+    r = runner.invoke(app, ["serve"])
+    assert r.exit_code == 3 and "not built yet" in r.output
+    r = runner.invoke(app, ["bench", "full"])
+    assert r.exit_code == 3 and "not built yet" in r.output
+
+
+def test_transcribe_usage_errors(tmp_path):
+    r = runner.invoke(app, ["transcribe"])
+    assert r.exit_code == 2 and "--manifest" in r.output
+    r = runner.invoke(app, ["transcribe", "x.wav", "--bias", "joint"])
+    assert r.exit_code == 2 and "not available yet" in r.output
+    bad = tmp_path / "m.jsonl"
+    bad.write_text("{not json\n")
+    r = runner.invoke(app, ["transcribe", "--manifest", str(bad)])
+    assert r.exit_code == 2 and "m.jsonl:1" in r.output

@@ -56,3 +56,28 @@ def test_variable_length_input(model_file):
     m = WhisperEncoder.from_ct2(model_file)
     out = m(log_mel(_clip()[: 16000])[None])
     assert out[-1].shape == (1, 50, 512) and torch.isfinite(out[-1]).all()
+
+
+def test_padding_mask_gives_each_item_what_it_gets_alone(model_file):
+    m = WhisperEncoder.from_ct2(model_file)
+    a = log_mel(_clip()[:32000])[:, :200]
+    b = log_mel(_clip()[:16000])[:, :100]
+    batch = torch.zeros(2, 80, 200)
+    batch[0], batch[1, :, :100] = a, b
+    with torch.inference_mode():
+        both = m(batch, torch.tensor([200, 100]))[-1]
+        alone = m(b[None])[-1]
+    # the last frame sees padding through the stride-2 conv; every other frame must agree
+    assert torch.allclose(both[1, :49], alone[0, :49], atol=1e-3)
+
+
+def test_long_audio_is_windowed_and_stitched(model_file):
+    from ctcbias.encoder import encode
+
+    m = WhisperEncoder.from_ct2(model_file)
+    x = np.tile(_clip(), 30)[: 16000 * 65]  # 65 s: three 30 s windows
+    outs = encode(m, x)
+    assert len(outs) == 6 and outs[-1].shape == (65 * 50, 512)
+    # frames well inside the first window match encoding only the first 30 s
+    first = encode(m, x[: 16000 * 30])[-1]
+    assert torch.allclose(outs[-1][:1200], first[:1200], atol=0.1)

@@ -45,22 +45,162 @@ def _later(what: str, issue: str):
     raise typer.Exit(3)
 
 
-@app.command()
-def train():
-    """Train the CTC stack (base model issue)."""
-    _later("train", "the base model issue")
+train_app = typer.Typer(no_args_is_help=True, help="Build the trained artifacts.")
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("base")
+def train_base(
+    data: Path = typer.Option(Path("data/synth"), help="data factory output"),
+    feats: Path = typer.Option(Path("data/feats"), help="encoder feature cache"),
+    work: Path = typer.Option(Path("data/train-work"), help="checkpoints and lexicon"),
+    out: Path = typer.Option(Path("src/ctcbias/assets/base"), help="where the shipped model goes"),
+    epochs: float = typer.Option(2.0, min=0.01),
+    limit_minutes: float = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit"),
+    jobs: int = typer.Option(2, min=1, help="encoder workers for the feature cache"),
+):
+    """Cache encoder features (resumable), then train the CTC stack (resumable) and export it."""
+    import logging
+
+    from .training.features import cache_features
+    from .training.train import TrainConfig, train
+
+    for name in ("train", "dev"):
+        if not (data / f"{name}.jsonl").exists():
+            typer.echo(f"{data / (name + '.jsonl')}: missing; run 'ctcbias data build' first", err=True)
+            raise typer.Exit(2)
+    work.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.FileHandler(work / "train.log"), logging.StreamHandler(sys.stderr)])
+    for name in ("dev", "train"):
+        cache_features(data / f"{name}.jsonl", feats, jobs=jobs)
+    train(TrainConfig(data=data, feats=feats, work=work, out=out, epochs=epochs, limit_minutes=limit_minutes))
+
+
+@train_app.command("lm")
+def train_lm(
+    data: Path = typer.Option(Path("data/synth"), help="data factory output"),
+    out: Path = typer.Option(Path("src/ctcbias/assets/base"), help="where lm.bin goes"),
+    kenlm_bin: Path = typer.Option(Path("build/kenlm/bin"), help="folder with kenlm's lmplz and build_binary"),
+    order: int = typer.Option(3, min=1, max=6),
+):
+    """Build the word n-gram LM (kenlm) from the training text, reserved and dev entities left out."""
+    import logging
+
+    from .training.lm import build_lm
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if not (kenlm_bin / "lmplz").exists():
+        typer.echo(f"{kenlm_bin}/lmplz not found: build kenlm's tools first (scripts/build_kenlm.sh)", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(build_lm(data, out, kenlm_bin, order), indent=2))
+
+
+def _read_words(words_file: Optional[Path], word: Optional[list[str]]) -> list[str]:
+    out = list(word or [])
+    if words_file is not None:
+        try:
+            out += [l.strip() for l in words_file.read_text(encoding="utf-8").splitlines() if l.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            typer.echo(f"{words_file}: cannot read the word list ({e})", err=True)
+            raise typer.Exit(2)
+    return out
 
 
 @app.command()
-def transcribe():
-    """Transcribe audio (base model issue)."""
-    _later("transcribe", "the base model issue")
+def transcribe(
+    audio: Optional[list[Path]] = typer.Argument(None, help="audio files (any format soundfile reads)"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per file"),
+    manifest: Optional[Path] = typer.Option(None, help='JSON lines {"id", "audio", "words"} to transcribe'),
+    out: Optional[Path] = typer.Option(None, help="with --manifest: write JSON lines here (default stdout)"),
+    model: Optional[Path] = typer.Option(None, help="trained model folder (default: the shipped one)"),
+    encoder: Optional[Path] = typer.Option(None, help="CTranslate2 Whisper model.bin or folder (default: Whisper-base)"),
+    words_file: Optional[Path] = typer.Option(None, "--words", help="biasing list, one entry a line"),
+    word: Optional[list[str]] = typer.Option(None, "--word", help="a biasing entry (repeatable)"),
+    bias: str = typer.Option("none", help="none (decoder, encoder and joint arrive with later issues)"),
+):
+    """Transcribe audio files or a manifest. Exit 0: all done; 1: some files failed; 2: bad usage."""
+    if not audio and manifest is None:
+        typer.echo("give audio files or --manifest", err=True)
+        raise typer.Exit(2)
+    if bias != "none":
+        typer.echo(f"--bias {bias}: not available yet (only 'none'); it arrives with the decoder/adapter issues",
+                   err=True)
+        raise typer.Exit(2)
+    words = _read_words(words_file, word)
+    jobs: list[dict] = [{"audio": str(a), "path": a, "words": words} for a in audio or []]
+    if manifest is not None:
+        try:
+            lines = manifest.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            typer.echo(f"{manifest}: cannot read ({e.strerror})", err=True)
+            raise typer.Exit(2)
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                it = json.loads(line)
+                p = Path(it["audio"])
+            except (ValueError, KeyError, TypeError):
+                typer.echo(f"{manifest}:{n}: not a JSON object with an \"audio\" field", err=True)
+                raise typer.Exit(2)
+            jobs.append({"id": it.get("id", str(n)), "audio": it["audio"],
+                         "path": p if p.is_absolute() else manifest.parent / p, "words": it.get("words", words)})
+    from tqdm import tqdm
+
+    from .audio import AudioError
+    from .inference.recognizer import Recognizer
+
+    try:
+        rec = Recognizer.load(model, encoder)
+    except (FileNotFoundError, ValueError) as e:
+        typer.echo(f"cannot load the model: {e}", err=True)
+        raise typer.Exit(2)
+    sink = open(out, "w", encoding="utf-8") if out else sys.stdout
+    failed = 0
+    try:
+        for job in tqdm(jobs, unit="file", disable=len(jobs) < 2, file=sys.stderr):
+            try:
+                r = rec.transcribe(job["path"], words=job["words"], bias=bias)
+            except AudioError as e:
+                failed += 1
+                typer.echo(f"error: {e}", err=True)
+                if as_json or manifest is not None:
+                    rec_out = {"audio": job["audio"], "error": str(e)}
+                    if "id" in job:
+                        rec_out = {"id": job["id"], **rec_out}
+                    print(json.dumps(rec_out), file=sink, flush=True)
+                continue
+            if as_json or manifest is not None:
+                obj = {"audio": job["audio"], **r.to_dict()}
+                if "id" in job:
+                    obj = {"id": job["id"], **obj}
+                print(json.dumps(obj, ensure_ascii=False), file=sink, flush=True)
+            else:
+                print(r.text if len(jobs) == 1 else f"{job['audio']}\t{r.text}", file=sink, flush=True)
+    finally:
+        if out:
+            sink.close()
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
-def bench():
-    """Run the benchmark (benchmark issue)."""
-    _later("bench", "the benchmark issue")
+def bench(
+    suite: str = typer.Argument("base", help="base: the base model's bars (the full report arrives with the benchmark issue)"),
+    data: Path = typer.Option(Path("data/synth"), help="data factory output"),
+    realspeech: Path = typer.Option(Path("../shared/realspeech"), help="real speech eval set"),
+    out: Path = typer.Option(Path("bench"), help="where results go"),
+    limit: int = typer.Option(0, min=0, help="only the first N utterances of each set (quick look)"),
+):
+    """Run a benchmark and write its results file."""
+    if suite != "base":
+        _later(f"bench {suite}", "the benchmark issue")
+    from .evaluation.base import run
+
+    r = run(data, realspeech, out, limit)
+    typer.echo(json.dumps({k: r[k] for k in ("sets", "dev", "rtf_10s")}, indent=2))
+    typer.echo(f"realspeech WER {r['realspeech']['wer']:.1%}; written to {out}/BASE.md")
 
 
 @app.command()

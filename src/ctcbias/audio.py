@@ -1,0 +1,87 @@
+"""Audio in: any file soundfile reads (or bytes, or an array with its rate) -> 16 kHz mono float32.
+
+Bad input raises :class:`AudioError` with a message a user can act on, never a raw traceback.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+MIN_SECONDS = 0.1
+MAX_SECONDS = 4 * 3600.0
+
+__all__ = ["AudioError", "load_audio", "SAMPLE_RATE"]
+
+
+class AudioError(ValueError):
+    """The audio cannot be transcribed; the message says why."""
+
+
+def load_audio(src: str | Path | bytes | np.ndarray, sample_rate: int | None = None,
+               max_seconds: float = MAX_SECONDS) -> np.ndarray:
+    """Read ``src`` and return 16 kHz mono float32 in [-1, 1].
+
+    ``src`` is a path, the bytes of a file, or a numpy array (``sample_rate`` required; shape
+    ``(samples,)`` or ``(samples, channels)``). Channels are averaged; other rates are resampled.
+    """
+    import soundfile as sf
+
+    name = "audio"
+    if isinstance(src, np.ndarray):
+        if sample_rate is None:
+            raise AudioError("an audio array needs its sample_rate")
+        x, sr = np.asarray(src), int(sample_rate)
+        if x.dtype.kind == "i":  # integer PCM: scale to [-1, 1]
+            x = x / float(np.iinfo(x.dtype).max)
+    else:
+        if isinstance(src, (bytes, bytearray)):
+            f = io.BytesIO(src)
+            if not src:
+                raise AudioError("audio: empty file (0 bytes)")
+        else:
+            name = str(src)
+            p = Path(src)
+            if not p.is_file():
+                raise AudioError(f"{name}: no such file")
+            if p.stat().st_size == 0:
+                raise AudioError(f"{name}: empty file (0 bytes)")
+            f = p
+        try:
+            info = sf.info(f)
+            if info.samplerate and info.frames / info.samplerate > max_seconds:
+                raise AudioError(f"{name}: {info.frames / info.samplerate / 3600:.1f} h long; "
+                                 f"the limit is {max_seconds / 3600:.1f} h (split it first)")
+            if isinstance(f, io.BytesIO):
+                f.seek(0)
+            x, sr = sf.read(f, dtype="float32", always_2d=True)
+        except AudioError:
+            raise
+        except Exception as e:  # soundfile/libsndfile errors are many types
+            raise AudioError(f"{name}: cannot read audio ({str(e).splitlines()[0][:200]})") from None
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1) if x.shape[1] <= 16 else x.mean(axis=0)  # (samples, ch) or (ch, samples)
+    if x.ndim != 1:
+        raise AudioError(f"{name}: expected mono or (samples, channels) audio, got shape {x.shape}")
+    if sr < 1000 or sr > 384000:
+        raise AudioError(f"{name}: implausible sample rate {sr} Hz")
+    if len(x) == 0:
+        raise AudioError(f"{name}: no samples")
+    if not np.isfinite(x).all():
+        raise AudioError(f"{name}: contains NaN or infinite samples")
+    if len(x) / sr < MIN_SECONDS:
+        raise AudioError(f"{name}: {len(x) / sr * 1000:.0f} ms long; at least {MIN_SECONDS * 1000:.0f} ms is needed")
+    if len(x) / sr > max_seconds:
+        raise AudioError(f"{name}: {len(x) / sr / 3600:.1f} h long; the limit is {max_seconds / 3600:.1f} h")
+    if sr != SAMPLE_RATE:
+        import soxr
+
+        x = soxr.resample(x, sr, SAMPLE_RATE).astype(np.float32)
+    peak = float(np.abs(x).max())
+    if peak > 1.0:  # float input outside [-1, 1]: scale down rather than wrap
+        x = x / peak
+    return x

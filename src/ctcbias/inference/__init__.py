@@ -1,0 +1,1 @@
+"""Inference: from audio and an optional word list to a transcript."""

@@ -1,0 +1,149 @@
+"""CTC prefix beam search over subword log-probabilities, with a word-level LM and boosting.
+
+Standard prefix beam search (blank / non-blank ending probabilities per prefix, merged over
+alignments). Each prefix also carries an *extra* score that depends only on its text: the LM
+(applied when a word completes, weight ``lm_weight`` plus ``word_bonus`` per word) and the
+adaptive subword boosts. Candidates per frame are the top-k units within ``prune`` of the best;
+frames the model is sure are blank only advance the existing prefixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..language_model import LanguageModel
+from ..tokenizer import Tokenizer
+from .biasing_list import BiasingList
+from .subword_boosting import EMPTY, BoostConfig, MatchState, advance, finish
+
+__all__ = ["BeamConfig", "Hypothesis", "beam_search"]
+
+NEG = -1e30
+
+
+@dataclass(frozen=True)
+class BeamConfig:
+    beam: int = 10
+    top_k: int = 8
+    prune: float = 10.0
+    blank_skip: float = -0.0005  # blank log-prob above this: a blank-only frame
+    lm_weight: float = 0.5
+    word_bonus: float = 1.0
+    nbest: int = 8
+
+
+@dataclass
+class Hypothesis:
+    tokens: tuple[int, ...]
+    text: str
+    score: float  # acoustic + extra
+    acoustic: float
+    extra: float
+
+
+@dataclass
+class _Meta:
+    extra: float
+    lm_state: object
+    word: str
+    match: MatchState
+
+
+def _lae(a: float, b: float) -> float:
+    if a < b:
+        a, b = b, a
+    return a if b <= NEG else a + float(np.log1p(np.exp(b - a)))
+
+
+def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = None,
+                cfg: BeamConfig = BeamConfig(), bias: BiasingList | None = None,
+                boost: BoostConfig | None = None) -> list[Hypothesis]:
+    """N-best hypotheses (best first) for frame log-probabilities ``logp`` (frames, units)."""
+    pieces = tok.pieces
+    starts = np.array([p.startswith("\u2581") for p in pieces])
+    trie = bias.trie if (bias is not None and boost is not None and len(bias)) else None
+    meta: dict[tuple, _Meta] = {(): _Meta(0.0, lm.start() if lm else None, "", EMPTY)}
+    beams: dict[tuple, list[float]] = {(): [0.0, NEG]}  # prefix -> [log p_blank, log p_nonblank]
+    k = min(cfg.top_k, logp.shape[1] - 1)
+    top = np.argpartition(-logp[:, 1:], k - 1, axis=1)[:, :k] + 1
+    best_lp = logp.max(axis=1)
+
+    def extend(prefix: tuple, c: int, gap: float | None) -> tuple:
+        new = prefix + (c,)
+        if new in meta:
+            return new
+        m = meta[prefix]
+        extra, state, word = m.extra, m.lm_state, m.word
+        piece = pieces[c]
+        ws = bool(starts[c])
+        if ws:
+            if word and lm is not None:
+                lp, state = lm.score(state, word)
+                extra += cfg.lm_weight * lp + cfg.word_bonus
+            elif word:
+                extra += cfg.word_bonus
+            word = piece[1:]
+        else:
+            word += piece
+        match = EMPTY
+        if trie is not None:
+            match, delta = advance(trie, m.match, c, ws or not prefix, gap, boost)
+            extra += delta
+        meta[new] = _Meta(extra, state, word, match)
+        return new
+
+    for t in range(logp.shape[0]):
+        lp = logp[t]
+        lp0 = float(lp[0])
+        nxt: dict[tuple, list[float]] = {}
+
+        def add(prefix, b, nb):
+            cur = nxt.get(prefix)
+            if cur is None:
+                nxt[prefix] = [b, nb]
+            else:
+                cur[0], cur[1] = _lae(cur[0], b), _lae(cur[1], nb)
+
+        if lp0 > cfg.blank_skip:  # blank-only frame
+            for prefix, (pb, pnb) in beams.items():
+                last_nb = pnb + float(lp[prefix[-1]]) if prefix else NEG
+                add(prefix, _lae(pb, pnb) + lp0, last_nb)
+            beams = nxt
+            continue
+        cands = [int(c) for c in top[t] if lp[c] >= best_lp[t] - cfg.prune]
+        for prefix, (pb, pnb) in beams.items():
+            total = _lae(pb, pnb)
+            add(prefix, total + lp0, NEG)
+            last = prefix[-1] if prefix else -1
+            if last > 0:
+                add(prefix, NEG, pnb + float(lp[last]))
+            for c in cands:
+                gap = float(best_lp[t] - lp[c])
+                new = extend(prefix, c, gap)
+                if c == last:
+                    add(new, NEG, pb + float(lp[c]))
+                else:
+                    add(new, NEG, total + float(lp[c]))
+        scored = sorted(nxt.items(), key=lambda kv: _lae(*kv[1]) + meta[kv[0]].extra, reverse=True)
+        beams = dict(scored[: cfg.beam])
+
+    out = []
+    for prefix, (pb, pnb) in beams.items():
+        m = meta[prefix]
+        extra = m.extra
+        if lm is not None:
+            state = m.lm_state
+            if m.word:
+                lp_w, state = lm.score(state, m.word)
+                extra += cfg.lm_weight * lp_w + cfg.word_bonus
+            extra += cfg.lm_weight * lm.end(state)
+        elif m.word:
+            extra += cfg.word_bonus
+        if trie is not None:
+            extra += finish(m.match)
+        am = _lae(pb, pnb)
+        out.append(Hypothesis(prefix, tok.decode(list(prefix)), am + extra, am, extra))
+    out.sort(key=lambda h: h.score, reverse=True)
+    return out[: cfg.nbest]

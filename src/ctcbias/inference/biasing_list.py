@@ -1,0 +1,147 @@
+"""A user's biasing list, compiled once: spoken forms, subwords, pronunciations, a prefix tree.
+
+Each entry keeps its display form (what the transcript will show) and gets:
+- its spoken form (``normalize``: case, punctuation, hyphens, digits, accents);
+- its subword ids (top sentencepiece segmentations; every word tokenizes, seen or not);
+- its pronunciations: CMUdict, else espeak-ng G2P, plus grapheme-to-grapheme variants;
+- a path in a :class:`TokenTrie` over subword ids, so the beam search can ask in O(1) whether a
+  hypothesis is inside an entity and whether it just completed one. Multi-word entries are one
+  path across word boundaries, so phrases are matched as phrases.
+
+Compiled lists are immutable and cached by content; nothing of one call's list reaches another.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+
+from ..normalize import normalize
+from ..pronounce import pronounce
+from . import g2g
+
+__all__ = ["BiasingListError", "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
+
+MAX_ENTRIES = 100_000
+MAX_ENTRY_CHARS = 200
+
+
+class BiasingListError(ValueError):
+    """The word list cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    display: str
+    spoken: str
+    words: tuple[str, ...]
+    tokens: tuple[tuple[int, ...], ...]  # subword segmentations of the whole entry
+    prons: tuple[tuple[str, ...], ...]  # phone sequences; the first is the lexicon/G2P one
+
+
+class TokenTrie:
+    """Prefix tree over subword ids. Node 0 is the root.
+
+    >>> t = TokenTrie()
+    >>> t.add((5, 9, 2), 0); t.add((5, 7), 1)
+    >>> n = t.step(t.step(0, 5), 9); t.step(n, 2) is not None, t.ends[t.step(0, 5)]
+    (True, ())
+    """
+
+    def __init__(self):
+        self.children: list[dict[int, int]] = [{}]
+        self.ends: list[tuple[int, ...]] = [()]
+        self.depth: list[int] = [0]
+
+    def add(self, tokens: tuple[int, ...], entry: int) -> None:
+        node = 0
+        for t in tokens:
+            nxt = self.children[node].get(t)
+            if nxt is None:
+                nxt = len(self.children)
+                self.children[node][t] = nxt
+                self.children.append({})
+                self.ends.append(())
+                self.depth.append(self.depth[node] + 1)
+            node = nxt
+        if entry not in self.ends[node]:
+            self.ends[node] = self.ends[node] + (entry,)
+
+    def step(self, node: int, token: int) -> int | None:
+        return self.children[node].get(token)
+
+    def __len__(self) -> int:
+        return len(self.children)
+
+
+_PRON_CACHE: dict[str, list[list[str]]] = {}
+_PRON_LOCK = threading.Lock()
+
+
+def _prons(words: set[str]) -> dict[str, list[list[str]]]:
+    with _PRON_LOCK:
+        missing = sorted(w for w in words if w not in _PRON_CACHE)
+        for w, p in zip(missing, pronounce(missing)):
+            _PRON_CACHE[w] = p
+        return {w: _PRON_CACHE[w] for w in words}
+
+
+class BiasingList:
+    def __init__(self, entries: list[Entry], rejected: list[tuple[str, str]], trie: TokenTrie):
+        self.entries, self.rejected, self.trie = entries, rejected, trie
+        self.words = frozenset(w for e in entries for w in e.words)
+        self.by_spoken = {e.spoken: i for i, e in enumerate(entries)}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @classmethod
+    def compile(cls, items, tokenizer, variants: bool = True) -> "BiasingList":
+        """Validate and compile ``items`` (strings). Cached by content."""
+        if items is None:
+            items = []
+        if isinstance(items, str) or not all(isinstance(x, str) for x in items):
+            raise BiasingListError("the word list must be a list of strings")
+        if len(items) > MAX_ENTRIES:
+            raise BiasingListError(f"the word list has {len(items):,} entries; the limit is {MAX_ENTRIES:,}")
+        for x in items:
+            if len(x) > MAX_ENTRY_CHARS:
+                raise BiasingListError(f"entry of {len(x)} characters (limit {MAX_ENTRY_CHARS}): {x[:40]!r}...")
+        return _compile(tuple(items), tokenizer, variants)
+
+
+@functools.lru_cache(maxsize=64)
+def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
+    rejected: list[tuple[str, str]] = []
+    keep: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for raw in items:
+        display = " ".join(raw.split())
+        if not display:
+            continue
+        spoken = normalize(display)
+        if not spoken:
+            rejected.append((raw, "nothing speakable in it"))
+        elif spoken in seen:
+            rejected.append((raw, f"same spoken form as {seen[spoken]!r}"))
+        else:
+            seen[spoken] = display
+            keep.append((display, spoken))
+    prons = _prons({w for _, s in keep for w in s.split()})
+    entries, trie = [], TokenTrie()
+    for display, spoken in keep:
+        words = tuple(spoken.split())
+        segs = [tuple(i + 1 for i in seg) for seg in tokenizer.sp.nbest_encode_as_ids(spoken, 2)]
+        segs = tuple(dict.fromkeys(s for s in segs if s))
+        base = [tuple(prons[w][0]) if prons[w] else () for w in words]
+        alts = [tuple(p for w in base for p in w)]
+        if variants:  # one word at a time swapped for its letter-by-letter readings
+            for i, w in enumerate(words):
+                for v in [*prons[w][1:2], *g2g.variants(w, 2)]:
+                    alts.append(tuple(p for j, b in enumerate(base) for p in (v if j == i else b)))
+        entry = Entry(display, spoken, words, segs, tuple(dict.fromkeys(a for a in alts if a))[:6])
+        for seg in segs:
+            trie.add(seg, len(entries))
+        entries.append(entry)
+    return BiasingList(entries, rejected, trie)

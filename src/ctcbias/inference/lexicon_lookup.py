@@ -1,0 +1,105 @@
+"""Pronunciation lexicon lookup (technique 4).
+
+The best hypothesis is aligned to the audio (word spans from a CTC forced alignment); the phone
+head's own reading of each span of 1-4 words is compared with every entity pronunciation
+(including its grapheme-to-grapheme variants). A span is replaced by the entity when
+
+- the entity's pronunciation is close to what the phone head heard (normalized edit distance
+  at most ``max_distance``), and
+- it is closer, by ``margin``, than the pronunciation of the words already there,
+
+the second condition being the guard that keeps distractors in a long list from turning
+ordinary, well-recognized words into entities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from ..tokenizer import PhoneSet, Tokenizer
+from .align import ctc_align
+from .biasing_list import BiasingList, _prons
+from .phonetic_rescoring import entity_spans
+
+__all__ = ["lookup", "phone_string"]
+
+_PH = PhoneSet()
+
+
+def phone_string(phones) -> str:
+    """Phones as one character each, for the C++ edit distance of rapidfuzz."""
+    return "".join(chr(0x100 + _PH.index[p]) for p in phones)
+
+
+def _greedy_phones(phone_logp: np.ndarray) -> list[tuple[int, int]]:
+    best = phone_logp.argmax(-1)
+    return [(int(b), t) for t, b in enumerate(best) if b != 0 and (t == 0 or b != best[t - 1])]
+
+
+def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer) -> list[tuple[int, int]] | None:
+    """(first, last) frame of each word of a token sequence, by forced alignment."""
+    spans = ctc_align(logp, tokens)
+    if spans is None:
+        return None
+    words: list[list[int]] = []
+    for t, (a, b) in zip(tokens, spans):
+        if tok.word_start(t) or not words:
+            words.append([a, b])
+        else:
+            words[-1][1] = b
+    return [tuple(w) for w in words]
+
+
+def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
+           bias: BiasingList, max_distance: float = 0.3, margin: float = 0.1, max_words: int = 4) -> str:
+    """Return ``text`` with spans replaced by entities whose pronunciation the audio fits better."""
+    words = text.split()
+    if not words or not len(bias):
+        return text
+    frames = word_frames(tokens, logp, tok)
+    if frames is None or len(frames) != len(words):
+        return text
+    heard = _greedy_phones(phone_logp)
+    choices, owner = [], []
+    for k, e in enumerate(bias.entries):
+        for p in e.prons:
+            choices.append(phone_string(p))
+            owner.append(k)
+    protected = {i for s, e, _ in entity_spans(words, bias) for i in range(s, e)}
+    prons = _prons(set(words))
+    found = []  # (gain, start, end, entry)
+    for i in range(len(words)):
+        for n in range(1, min(max_words, len(words) - i) + 1):
+            if any(j in protected for j in range(i, i + n)):
+                break
+            a, b = frames[i][0], frames[i + n - 1][1]
+            q = "".join(chr(0x100 + p) for p, t in heard if a - 1 <= t <= b + 1)
+            if len(q) < 2:
+                continue
+            hit = process.extractOne(q, choices, scorer=Levenshtein.normalized_distance,
+                                     score_cutoff=max_distance)
+            if hit is None:
+                continue
+            d_entity = hit[1]
+            cur = phone_string([p for w in words[i:i + n] for p in (prons[w][0] if prons[w] else [])])
+            d_cur = Levenshtein.normalized_distance(q, cur) if cur else 1.0
+            if d_entity + margin <= d_cur:
+                found.append((d_cur - d_entity, i, i + n, owner[hit[2]]))
+    used: set[int] = set()
+    repl: dict[int, tuple[int, int]] = {}
+    for gain, s, e, k in sorted(found, reverse=True):
+        if used.isdisjoint(range(s, e)):
+            used.update(range(s, e))
+            repl[s] = (e, k)
+    out, i = [], 0
+    while i < len(words):
+        if i in repl:
+            e, k = repl[i]
+            out.append(bias.entries[k].spoken)
+            i = e
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out)

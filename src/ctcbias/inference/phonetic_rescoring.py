@@ -1,0 +1,80 @@
+"""Phonetic rescoring of the n-best (technique 3).
+
+Each n-best hypothesis is turned into phones (entity words by the entity's pronunciations,
+including grapheme-to-grapheme variants; other words by the lexicon/G2P) and force-aligned with
+the phone head's posteriors (an intermediate CTC layer). The alignment cost, weighted, is added
+to the hypothesis score, so among spellings the beam search found, the one whose *sound* fits the
+audio wins — which is where rare words, that the subword head spells poorly, gain most.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..tokenizer import PhoneSet
+from .align import ctc_cost
+from .beam_search import Hypothesis
+from .biasing_list import BiasingList, _prons
+
+__all__ = ["entity_spans", "hypothesis_phones", "rescore"]
+
+_PH = PhoneSet()
+
+
+def entity_spans(words: list[str], bias: BiasingList | None, max_len: int = 8) -> list[tuple[int, int, int]]:
+    """Non-overlapping (start, end, entry) spans of ``words`` equal to an entry, longest first."""
+    if bias is None or not len(bias):
+        return []
+    out, i = [], 0
+    while i < len(words):
+        for n in range(min(max_len, len(words) - i), 0, -1):
+            e = bias.by_spoken.get(" ".join(words[i:i + n]))
+            if e is not None:
+                out.append((i, i + n, e))
+                i += n
+                break
+        else:
+            i += 1
+    return out
+
+
+def hypothesis_phones(words: list[str], bias: BiasingList | None, max_variants: int = 6) -> list[list[int]]:
+    """Phone-id sequences for a word sequence: one per entity pronunciation variant (capped)."""
+    prons = _prons(set(words))
+    spans = entity_spans(words, bias)
+    pieces: list[list[tuple[str, ...]]] = []
+    i = 0
+    for s, e, k in spans + [(len(words), len(words), -1)]:
+        for w in words[i:s]:
+            pieces.append([tuple(prons[w][0]) if prons[w] else ()])
+        if k >= 0:
+            pieces.append(list(bias.entries[k].prons) or [()])
+        i = e
+    seqs = []
+    for combo in itertools.islice(itertools.product(*pieces), max_variants):
+        seqs.append([_PH.index[p] for part in combo for p in part])
+    return seqs or [[]]
+
+
+def rescore(nbest: list[Hypothesis], phone_logp: np.ndarray, bias: BiasingList | None,
+            weight: float = 0.5) -> list[Hypothesis]:
+    """Add ``-weight * cost`` (best variant) to each hypothesis; best first."""
+    if not nbest:
+        return nbest
+    seqs, owner = [], []
+    for i, h in enumerate(nbest):
+        for s in hypothesis_phones(h.text.split(), bias):
+            if s:
+                seqs.append(s)
+                owner.append(i)
+    costs = ctc_cost(phone_logp, seqs)
+    best = np.full(len(nbest), np.inf)
+    for i, c in zip(owner, costs):
+        best[i] = min(best[i], c)
+    finite = best[np.isfinite(best)]
+    fallback = finite.max() + 10.0 if len(finite) else 0.0  # unalignable: worse than any alignable
+    out = [Hypothesis(h.tokens, h.text, h.score - weight * (b if np.isfinite(b) else fallback), h.acoustic,
+                      h.extra) for h, b in zip(nbest, best)]
+    return sorted(out, key=lambda h: h.score, reverse=True)

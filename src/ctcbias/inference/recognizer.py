@@ -1,0 +1,250 @@
+"""The recognizer: frozen encoder + trained CTC stack + decoding, behind one ``transcribe()``.
+
+    >>> from ctcbias import Recognizer
+    >>> r = Recognizer.load()                      # the shipped default model
+    >>> r.transcribe("call.wav").text
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio import SAMPLE_RATE, load_audio
+from ..encoder import WhisperEncoder, encode
+from ..model import CTCStack, StackConfig
+from ..tokenizer import PhoneSet, Tokenizer
+from .beam_search import BeamConfig, beam_search
+from .biasing_list import BiasingList
+from .subword_boosting import BoostConfig
+
+__all__ = ["Recognizer", "Result", "Word", "Posteriors", "DecodingOptions", "TECHNIQUES", "DEFAULT_MODEL"]
+
+# The five decoder techniques of the method, by the names the CLI and the benchmark use.
+TECHNIQUES = ("subword", "unigram", "phonetic", "lexicon", "g2g")
+BIAS_MODES = ("none", "decoder", "encoder", "joint")
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """Everything that changes how one call decodes. ``bias``: none | decoder (| encoder | joint
+    with the adapter); ``techniques``: which decoder techniques run when biasing."""
+
+    bias: str = "decoder"
+    techniques: tuple[str, ...] = TECHNIQUES
+    greedy: bool = False  # no beam search, no LM: best unit per frame
+    use_lm: bool = True
+    beam: BeamConfig = BeamConfig()
+    boost: BoostConfig = BoostConfig()
+    unigram_boost: float = 8.0
+    phonetic_weight: float = 0.5
+    lexicon_max_distance: float = 0.3
+    lexicon_margin: float = 0.1
+
+    def __post_init__(self):
+        if self.bias not in BIAS_MODES:
+            raise ValueError(f"bias must be one of {', '.join(BIAS_MODES)}, not {self.bias!r}")
+        bad = set(self.techniques) - set(TECHNIQUES)
+        if bad:
+            raise ValueError(f"unknown technique(s) {', '.join(sorted(bad))}; choose from {', '.join(TECHNIQUES)}")
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "base"
+FRAME_SECONDS = 0.04  # one stack frame: two 20 ms encoder frames
+
+
+@dataclass
+class Word:
+    word: str
+    start: float
+    end: float
+    confidence: float
+    entity: bool = False
+
+
+@dataclass
+class Result:
+    text: str
+    words: list[Word] = field(default_factory=list)
+    duration: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "words": [asdict(w) for w in self.words]}
+
+
+@dataclass
+class Posteriors:
+    """Frame log-probabilities of the three CTC heads (numpy, ``(frames, units)``)."""
+
+    subword: np.ndarray
+    inter: np.ndarray
+    phone: np.ndarray
+    duration: float
+
+
+class Recognizer:
+    def __init__(self, encoder: WhisperEncoder, stack: CTCStack, tokenizer: Tokenizer, model_dir: Path):
+        self.encoder, self.stack, self.tokenizer = encoder, stack, tokenizer
+        self.phones = PhoneSet()
+        self.model_dir = model_dir
+        self._lock = threading.Lock()  # torch modules are shared; calls stay independent
+
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None, encoder: str | Path | None = None) -> "Recognizer":
+        """Load a trained stack (default: the one shipped in the package) and its encoder
+        (default: Whisper-base from the PyPI packages; or a CTranslate2 Whisper file/folder)."""
+        d = Path(model_dir) if model_dir else DEFAULT_MODEL
+        if not (d / "stack.pt").exists():
+            raise FileNotFoundError(f"{d}: no trained model there (stack.pt missing)")
+        meta = json.loads((d / "config.json").read_text())
+        stack = CTCStack(StackConfig(**meta["stack"]))
+        stack.load_state_dict({k: v.float() for k, v in torch.load(d / "stack.pt", weights_only=True).items()})
+        enc = WhisperEncoder.from_ct2(encoder)
+        if enc.dim != stack.config.in_dim:
+            raise ValueError(f"encoder width {enc.dim} does not match the stack's input {stack.config.in_dim}")
+        return cls(enc, stack.eval(), Tokenizer(d / "subwords.model"), d)
+
+    @torch.inference_mode()
+    def posteriors(self, audio, sample_rate: int | None = None) -> Posteriors:
+        x = audio if isinstance(audio, np.ndarray) and sample_rate in (None, SAMPLE_RATE) and audio.ndim == 1 \
+            and audio.dtype == np.float32 else load_audio(audio, sample_rate)
+        feats = encode(self.encoder, x)[-1]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            o = self.stack(feats[None])
+        return Posteriors(o.subword[0].float().numpy(), o.inter[0].float().numpy(), o.phone[0].float().numpy(),
+                          len(x) / SAMPLE_RATE)
+
+    @property
+    def lm(self):
+        """The word n-gram LM shipped with the model (``lm.bin`` or ``lm.arpa``), or None."""
+        if not hasattr(self, "_lm"):
+            from ..language_model import KenLM
+
+            f = next((self.model_dir / n for n in ("lm.bin", "lm.arpa") if (self.model_dir / n).exists()), None)
+            self._lm = KenLM(f) if f else None
+        return self._lm
+
+    def compile(self, words: list[str] | None, options: "DecodingOptions | None" = None) -> BiasingList:
+        """Compile a word list once (cached by content) for many calls."""
+        opts = options or DecodingOptions()
+        return BiasingList.compile(words or [], self.tokenizer, variants="g2g" in opts.techniques)
+
+    def transcribe(self, audio, sample_rate: int | None = None, words: list[str] | BiasingList | None = None,
+                   options: DecodingOptions | None = None, **overrides) -> Result:
+        """Transcribe one recording: a path, file bytes, or an array (give ``sample_rate``).
+
+        ``words``: the biasing list for this call only. ``options`` / keyword overrides: see
+        :class:`DecodingOptions` (e.g. ``bias="none"``, ``techniques=("subword", "unigram")``).
+        """
+        from dataclasses import replace
+
+        opts = replace(options or DecodingOptions(), **overrides)
+        if opts.bias in ("encoder", "joint"):
+            raise NotImplementedError(f"bias={opts.bias!r} needs the contextual adapter, which is not trained yet")
+        if not isinstance(audio, np.ndarray) or sample_rate not in (None, SAMPLE_RATE):
+            audio = load_audio(audio, sample_rate)
+        bias = words if isinstance(words, BiasingList) else self.compile(words, opts)
+        if opts.bias == "none":
+            bias = self.compile([], opts)
+        post = self.posteriors(audio)
+        if opts.greedy:
+            r = greedy_decode(post.subword, self.tokenizer, post.duration)
+            return mark_entities(r, bias)
+        tech = set(opts.techniques) if len(bias) else set()
+
+        # 1 + 2: beam search with adaptive subword boosting and the LM's boosted OOV class
+        lm = self.lm if opts.use_lm else None
+        if lm is not None and "unigram" in tech:
+            from .unigram_boosting import UnigramBoostedLM
+
+            lm = UnigramBoostedLM(lm, bias.words, opts.unigram_boost)
+        nbest = beam_search(post.subword, self.tokenizer, lm, opts.beam, bias,
+                            opts.boost if "subword" in tech else None)
+        if not nbest or not nbest[0].text:
+            return Result("", [], post.duration)
+        # 3: phonetic rescoring of the n-best against the phone head
+        if "phonetic" in tech:
+            from .phonetic_rescoring import rescore
+
+            nbest = rescore(nbest, post.phone, bias, opts.phonetic_weight)
+        text, tokens = nbest[0].text, list(nbest[0].tokens)
+        # 4: pronunciation lexicon lookup on the best hypothesis
+        if "lexicon" in tech:
+            from .lexicon_lookup import lookup
+
+            new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias,
+                         opts.lexicon_max_distance, opts.lexicon_margin)
+            if new != text:
+                text, tokens = new, self.tokenizer.encode(new)
+        return mark_entities(timed_words(text, tokens, post.subword, self.tokenizer, post.duration), bias)
+
+
+def timed_words(text: str, tokens: list[int], logp: np.ndarray, tok: Tokenizer, duration: float) -> Result:
+    """Words of ``text`` with times and confidence from a forced alignment of its subwords."""
+    from .lexicon_lookup import word_frames
+
+    words = text.split()
+    frames = word_frames(tokens, logp, tok)
+    if frames is None or len(frames) != len(words):
+        return Result(text, [Word(w, 0.0, round(duration, 2), 0.0) for w in words], duration)
+    out, k = [], 0
+    for w, (a, b) in zip(words, frames):
+        n = len(tok.encode(w))
+        conf = float(np.exp(np.mean([logp[a, tokens[k + i]] if k + i < len(tokens) else -10 for i in range(n)])))
+        k += n
+        out.append(Word(w, round(a * FRAME_SECONDS, 2), round((b + 1) * FRAME_SECONDS, 2), round(conf, 3)))
+    return Result(text, out, duration)
+
+
+def mark_entities(r: Result, bias: BiasingList) -> Result:
+    """Entity spans take the user's spelling and ``entity=True``; the text follows."""
+    if not len(bias) or not r.words:
+        return r
+    from .phonetic_rescoring import entity_spans
+
+    words = [w.word for w in r.words]
+    spans = entity_spans(words, bias)
+    if not spans:
+        return r
+    out, i = [], 0
+    for s, e, k in spans + [(len(words), len(words), -1)]:
+        out += r.words[i:s]
+        if k >= 0:
+            disp = bias.entries[k].display.split()
+            ws = r.words[s:e]
+            if len(disp) == len(ws):
+                out += [Word(d, w.start, w.end, w.confidence, True) for d, w in zip(disp, ws)]
+            else:  # "COVID-19" spoken as two words: one word, the span's times
+                out.append(Word(bias.entries[k].display, ws[0].start, ws[-1].end,
+                                round(min(w.confidence for w in ws), 3), True))
+        i = e
+    return Result(" ".join(w.word for w in out), out, r.duration)
+
+
+def greedy_decode(logp: np.ndarray, tok: Tokenizer, duration: float = 0.0) -> Result:
+    """Best unit per frame, repeats merged, blanks dropped; words with times and confidence."""
+    best = logp.argmax(-1)
+    words: list[list] = []  # [pieces, first frame, last frame, token log-probs]
+    prev = 0
+    for f, k in enumerate(best):
+        k = int(k)
+        if k != 0 and k != prev:
+            piece = tok.pieces[k]
+            if piece.startswith("\u2581") or not words:
+                words.append(["", f, f, []])
+            words[-1][0] += piece
+            words[-1][3].append(float(logp[f, k]))
+        if k != 0 and words:
+            words[-1][2] = f
+        prev = k
+    out = []
+    for pieces, first, last, lps in words:
+        w = pieces.replace("\u2581", "").strip()
+        if w:
+            out.append(Word(w, round(first * FRAME_SECONDS, 2), round((last + 1) * FRAME_SECONDS, 2),
+                            round(float(np.exp(np.mean(lps))), 3)))
+    return Result(" ".join(w.word for w in out), out, duration)

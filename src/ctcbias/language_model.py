@@ -1,0 +1,79 @@
+"""Word-level n-gram language model behind one small interface (as pyctcdecode does).
+
+``LanguageModel`` is what the beam search talks to: a start state, and the score of a word after
+a state. ``KenLM`` wraps a kenlm ARPA/binary file; scores are natural-log probabilities.
+Unigram boosting (technique 2) wraps any ``LanguageModel`` without touching the file: see
+:mod:`ctcbias.inference.unigram_boosting`.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from pathlib import Path
+
+__all__ = ["LanguageModel", "KenLM", "build_arpa"]
+
+LOG10 = math.log(10.0)
+
+
+class LanguageModel(abc.ABC):
+    @abc.abstractmethod
+    def start(self):
+        """State at the start of a sentence."""
+
+    @abc.abstractmethod
+    def score(self, state, word: str) -> tuple[float, object]:
+        """(natural-log probability of ``word`` after ``state``, the next state)."""
+
+    @abc.abstractmethod
+    def unk(self, state) -> float:
+        """Natural-log probability of the out-of-vocabulary class after ``state``."""
+
+    @abc.abstractmethod
+    def end(self, state) -> float:
+        """Natural-log probability of the sentence ending after ``state``."""
+
+    @abc.abstractmethod
+    def __contains__(self, word: str) -> bool: ...
+
+
+class KenLM(LanguageModel):
+    def __init__(self, path: str | Path):
+        import kenlm
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"{path}: no language model there")
+        self.model = kenlm.Model(str(path))
+        self._kenlm = kenlm
+        self._cache: dict = {}
+
+    def start(self):
+        s = self._kenlm.State()
+        self.model.BeginSentenceWrite(s)
+        return s
+
+    def score(self, state, word: str):
+        out = self._kenlm.State()
+        return self.model.BaseScore(state, word, out) * LOG10, out
+
+    def unk(self, state) -> float:
+        return self.model.BaseScore(state, "<unk>", self._kenlm.State()) * LOG10
+
+    def end(self, state) -> float:
+        return self.model.BaseScore(state, "</s>", self._kenlm.State()) * LOG10
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.model
+
+
+def build_arpa(texts: list[str], out: Path, order: int = 3, lmplz: str = "lmplz") -> Path:
+    """Estimate a modified Kneser-Ney n-gram with kenlm's ``lmplz`` (keeps ``<unk>`` mass for OOVs)."""
+    import subprocess
+
+    r = subprocess.run([lmplz, "-o", str(order), "--discount_fallback", "-S", "20%", "--arpa", str(out)],
+                       input="\n".join(texts) + "\n", text=True, capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"lmplz failed: {r.stderr[-500:]}")
+    return out

@@ -1,0 +1,99 @@
+"""The CTC stack on the frozen encoder, with CTC heads at intermediate layers.
+
+Encoder frames (50 Hz) are stacked in pairs (25 Hz, halves the stack's cost) and projected to
+``d``. Transformer blocks follow; as in the method, a phone CTC head reads a middle block, a
+subword CTC head a higher intermediate block, and the final subword head the top. The contextual
+adapter (encoder biasing) later adds its bias to the input of the blocks above ``adapter_at``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["StackConfig", "CTCStack"]
+
+
+@dataclass
+class StackConfig:
+    in_dim: int = 512  # encoder width
+    d: int = 256
+    heads: int = 4
+    ff: int = 1024
+    layers: int = 6
+    phone_layer: int = 2  # 1-based block whose output feeds the phone head
+    inter_layer: int = 4  # ... the intermediate subword head
+    n_subwords: int = 501  # including blank
+    n_phones: int = 40  # including blank
+    dropout: float = 0.1
+    stack: int = 2  # encoder frames per stack frame
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Block(nn.Module):
+    def __init__(self, c: StackConfig):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(c.d), nn.LayerNorm(c.d)
+        self.attn = nn.MultiheadAttention(c.d, c.heads, dropout=c.dropout, batch_first=True)
+        self.ff = nn.Sequential(nn.Linear(c.d, c.ff), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(c.ff, c.d))
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor | None) -> torch.Tensor:
+        h = self.ln1(x)
+        x = x + self.drop(self.attn(h, h, h, key_padding_mask=pad, need_weights=False)[0])
+        return x + self.drop(self.ff(self.ln2(x)))
+
+
+@dataclass
+class StackOutput:
+    """Log-probabilities ``(batch, frames, units)`` of each head, every block's output, frame counts."""
+
+    subword: torch.Tensor
+    inter: torch.Tensor
+    phone: torch.Tensor
+    hidden: list[torch.Tensor] = field(default_factory=list)
+    lengths: torch.Tensor | None = None
+
+
+class CTCStack(nn.Module):
+    def __init__(self, c: StackConfig):
+        super().__init__()
+        self.config = c
+        self.proj = nn.Sequential(nn.LayerNorm(c.in_dim * c.stack), nn.Linear(c.in_dim * c.stack, c.d),
+                                  nn.Dropout(c.dropout))
+        self.pos = nn.Conv1d(c.d, c.d, 15, padding=7, groups=c.d)  # relative position, cheaply
+        self.blocks = nn.ModuleList(_Block(c) for _ in range(c.layers))
+        self.ln_phone, self.ln_inter, self.ln_out = nn.LayerNorm(c.d), nn.LayerNorm(c.d), nn.LayerNorm(c.d)
+        self.phone_head = nn.Linear(c.d, c.n_phones)
+        self.inter_head = nn.Linear(c.d, c.n_subwords)
+        self.out_head = nn.Linear(c.d, c.n_subwords)
+
+    def frames(self, enc_lengths: torch.Tensor) -> torch.Tensor:
+        return enc_lengths // self.config.stack
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor | None = None, bias=None) -> StackOutput:
+        """feats: (batch, enc_frames, in_dim). ``bias``: optional callable(layer_outputs) -> added
+        to the hidden state after block ``inter_layer`` (the contextual adapter's hook)."""
+        c = self.config
+        b, t, _ = feats.shape
+        t = t // c.stack
+        x = self.proj(feats[:, : t * c.stack].reshape(b, t, c.in_dim * c.stack))
+        lengths = self.frames(lengths) if lengths is not None else torch.full((b,), t)
+        pad = torch.arange(t)[None, :] >= lengths[:, None]
+        x = x + self.pos(x.transpose(1, 2)).transpose(1, 2)
+        hidden = []
+        for i, blk in enumerate(self.blocks, 1):
+            x = blk(x, pad if pad.any() else None)
+            hidden.append(x)
+            if i == c.inter_layer and bias is not None:
+                x = x + bias(hidden)
+        return StackOutput(
+            subword=F.log_softmax(self.out_head(self.ln_out(x)), -1),
+            inter=F.log_softmax(self.inter_head(self.ln_inter(hidden[c.inter_layer - 1])), -1),
+            phone=F.log_softmax(self.phone_head(self.ln_phone(hidden[c.phone_layer - 1])), -1),
+            hidden=hidden, lengths=lengths)

@@ -1,0 +1,231 @@
+"""Train the CTC stack on cached encoder features: three CTC losses, checkpoints, resume.
+
+Targets: subwords of the normalized transcript (final and intermediate heads) and phones of its
+words (middle head; CMUdict, else espeak-ng G2P). Batches hold about ``batch_frames`` encoder
+frames of similar-length utterances. SpecAugment-style masks on the features stand in for the
+acoustic variety synthetic speech lacks. Everything needed to resume sits in ``work/last.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..model import CTCStack, StackConfig
+from ..tokenizer import PhoneSet, Tokenizer, train_sentencepiece
+from .features import FeatureSet
+
+log = logging.getLogger("ctcbias.train")
+
+
+@dataclass
+class TrainConfig:
+    data: Path = Path("data/synth")
+    feats: Path = Path("data/feats")
+    work: Path = Path("data/train-work")
+    out: Path = Path("src/ctcbias/assets/base")
+    vocab_size: int = 500
+    epochs: float = 3.0
+    batch_frames: int = 16000  # encoder frames (50 Hz) per batch, ~320 s of audio
+    lr: float = 1.5e-3
+    warmup: int = 400
+    weight_inter: float = 0.3
+    weight_phone: float = 0.3
+    time_masks: int = 2
+    time_mask_max: int = 25  # encoder frames
+    dim_masks: int = 2
+    dim_mask_max: int = 48
+    ckpt_every: int = 100
+    seed: int = 0
+    limit_minutes: float = 0.0  # stop (checkpointed) after this much wall time; 0 = no limit
+
+
+def _items(manifest: Path, feats: FeatureSet, tok: Tokenizer, phones: PhoneSet, lexicon: dict) -> list[dict]:
+    out = []
+    for line in manifest.open():
+        it = json.loads(line)
+        if it["id"] not in feats:
+            continue
+        words = it["text"].split()
+        out.append({"id": it["id"], "text": it["text"], "n": feats.index[it["id"]][2],
+                    "sub": tok.encode(it["text"]), "ph": phones.encode_words(words, lexicon)})
+    return out
+
+
+def _batches(items: list[dict], max_frames: int, rng: random.Random) -> list[list[dict]]:
+    items = sorted(items, key=lambda it: it["n"] + rng.random() * 20)
+    out, cur, longest = [], [], 0
+    for it in items:
+        longest = max(longest, it["n"])
+        if cur and longest * (len(cur) + 1) > max_frames:
+            out.append(cur)
+            cur, longest = [], it["n"]
+        cur.append(it)
+    if cur:
+        out.append(cur)
+    rng.shuffle(out)
+    return out
+
+
+def _collate(batch: list[dict], feats: FeatureSet, cfg: TrainConfig | None, rng: np.random.Generator | None):
+    t = max(it["n"] for it in batch)
+    x = np.zeros((len(batch), t, feats.chunks[0].shape[1]), dtype=np.float32)
+    for i, it in enumerate(batch):
+        f = np.asarray(feats[it["id"]], dtype=np.float32)
+        if cfg is not None:  # SpecAugment on the encoder features
+            f = f.copy()
+            for _ in range(cfg.time_masks):
+                w = rng.integers(0, cfg.time_mask_max + 1)
+                s = rng.integers(0, max(1, len(f) - w))
+                f[s:s + w] = 0
+            for _ in range(cfg.dim_masks):
+                w = rng.integers(0, cfg.dim_mask_max + 1)
+                s = rng.integers(0, f.shape[1] - w)
+                f[:, s:s + w] = 0
+        x[i, : it["n"]] = f
+    lengths = torch.tensor([it["n"] for it in batch])
+    return torch.from_numpy(x), lengths
+
+
+def _ctc(logp: torch.Tensor, lengths: torch.Tensor, targets: list[list[int]]) -> torch.Tensor:
+    tl = torch.tensor([len(t) for t in targets])
+    flat = torch.tensor([i for t in targets for i in t], dtype=torch.long)
+    return F.ctc_loss(logp.float().transpose(0, 1), flat, lengths, tl, zero_infinity=True, reduction="sum") / len(targets)
+
+
+def greedy_ids(logp: torch.Tensor, n: int) -> list[int]:
+    best = logp[:n].argmax(-1).tolist()
+    return [b for i, b in enumerate(best) if b != 0 and (i == 0 or b != best[i - 1])]
+
+
+@torch.no_grad()
+def evaluate(model: CTCStack, items: list[dict], feats: FeatureSet, tok: Tokenizer, max_frames: int = 30000) -> dict:
+    """Greedy WER of the final and intermediate heads and PER of the phone head."""
+    import jiwer
+
+    model.eval()
+    refs, hyps, ihyps, pref, phyp = [], [], [], [], []
+    for batch in _batches(items, max_frames, random.Random(0)):
+        x, lengths = _collate(batch, feats, None, None)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            o = model(x, lengths)
+        for i, it in enumerate(batch):
+            n = int(o.lengths[i])
+            refs.append(it["text"])
+            hyps.append(tok.decode(greedy_ids(o.subword[i].float(), n)))
+            ihyps.append(tok.decode(greedy_ids(o.inter[i].float(), n)))
+            pref.append(" ".join(map(str, it["ph"])))
+            phyp.append(" ".join(map(str, greedy_ids(o.phone[i].float(), n))))
+    model.train()
+    return {"wer": jiwer.wer(refs, hyps), "wer_inter": jiwer.wer(refs, ihyps), "per": jiwer.wer(pref, phyp)}
+
+
+def train(cfg: TrainConfig) -> Path:
+    from tqdm import tqdm
+
+    cfg.work.mkdir(parents=True, exist_ok=True)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    texts = [json.loads(l)["text"] for l in (cfg.data / "train.jsonl").open()]
+    sp_model = cfg.out / "subwords.model"
+    if not sp_model.exists():
+        train_sentencepiece(texts, cfg.out / "subwords", cfg.vocab_size)
+    tok, phones = Tokenizer(sp_model), PhoneSet()
+    lex_file = cfg.work / "lexicon.json"
+    lexicon = json.loads(lex_file.read_text()) if lex_file.exists() else {}
+    ftrain, fdev = FeatureSet.open(cfg.feats / "train"), FeatureSet.open(cfg.feats / "dev")
+    train_items = _items(cfg.data / "train.jsonl", ftrain, tok, phones, lexicon)
+    dev_items = _items(cfg.data / "dev.jsonl", fdev, tok, phones, lexicon)
+    lex_file.write_text(json.dumps(lexicon))
+    hours = sum(it["n"] for it in train_items) / 50 / 3600
+    log.info("train: %d utterances, %.2f h; dev: %d", len(train_items), hours, len(dev_items))
+
+    mcfg = StackConfig(in_dim=ftrain.chunks[0].shape[1], n_subwords=len(tok), n_phones=len(phones))
+    model = CTCStack(mcfg)
+    log.info("stack parameters: %.2f M", sum(p.numel() for p in model.parameters()) / 1e6)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    rng = random.Random(cfg.seed)
+    steps_per_epoch = len(_batches(train_items, cfg.batch_frames, random.Random(0)))
+    total = int(cfg.epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / cfg.warmup, 0.5 * (1 + math.cos(
+        math.pi * min(1.0, s / max(1, total))))) + 0.02)
+    step, elapsed = 0, 0.0
+    ckpt = cfg.work / "last.pt"
+    if ckpt.exists():
+        st = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(st["model"]), opt.load_state_dict(st["opt"]), sched.load_state_dict(st["sched"])
+        step, elapsed = st["step"], st["elapsed"]
+        log.info("resumed at step %d of %d", step, total)
+
+    def save():
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "step": step, "elapsed": elapsed}, tmp)
+        tmp.replace(ckpt)
+
+    model.train()
+    t0 = time.time() - elapsed
+    bar = tqdm(total=total, initial=step, unit="step", desc="train")
+    stop = False
+    while step < total and not stop:
+        epoch = step // steps_per_epoch
+        batches = _batches(train_items, cfg.batch_frames, random.Random(f"{cfg.seed}:{epoch}"))
+        nrng = np.random.default_rng([cfg.seed, epoch])
+        for bi, batch in enumerate(batches):
+            if bi < step % steps_per_epoch:
+                continue  # resume mid-epoch on the same batch order
+            x, lengths = _collate(batch, ftrain, cfg, nrng)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                o = model(x, lengths)
+            l_out = _ctc(o.subword, o.lengths, [it["sub"] for it in batch])
+            l_int = _ctc(o.inter, o.lengths, [it["sub"] for it in batch])
+            l_ph = _ctc(o.phone, o.lengths, [it["ph"] for it in batch])
+            loss = (l_out + cfg.weight_inter * l_int + cfg.weight_phone * l_ph) / (1 + cfg.weight_inter + cfg.weight_phone)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            step += 1
+            elapsed = time.time() - t0
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.2f}", ph=f"{l_ph.item():.2f}")
+            if step % 20 == 0:
+                log.info("step %d/%d epoch %.2f loss %.3f out %.3f inter %.3f phone %.3f lr %.2e %.0fs", step, total,
+                         step / steps_per_epoch, loss.item(), l_out.item(), l_int.item(), l_ph.item(),
+                         sched.get_last_lr()[0], elapsed)
+            if step % cfg.ckpt_every == 0 or step == total:
+                save()
+            if step % steps_per_epoch == 0 or step == total:
+                log.info("dev at step %d: %s", step, json.dumps(evaluate(model, dev_items, fdev, tok)))
+            if cfg.limit_minutes and elapsed > cfg.limit_minutes * 60:
+                log.info("time limit reached at step %d; resume to continue", step)
+                save()
+                stop = True
+                break
+            if step >= total:
+                break
+    bar.close()
+    export(model, cfg, hours, step, total, elapsed)
+    return cfg.out
+
+
+def export(model: CTCStack, cfg: TrainConfig, hours: float, step: int, total: int, elapsed: float) -> None:
+    """Write the shipped artifacts: float16 weights, config, phone set, training summary."""
+    sd = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    torch.save(sd, cfg.out / "stack.pt")
+    (cfg.out / "phones.txt").write_text("\n".join(PhoneSet.units) + "\n")
+    meta = {"stack": model.config.to_dict(), "train": {k: str(v) for k, v in asdict(cfg).items()},
+            "train_hours": round(hours, 2), "steps": step, "planned_steps": total,
+            "wall_minutes": round(elapsed / 60, 1),
+            "parameters": sum(p.numel() for p in model.parameters())}
+    (cfg.out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")

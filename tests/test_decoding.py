@@ -1,0 +1,188 @@
+"""Decoder biasing pieces on crafted CTC posteriors: each technique does what it claims, and
+what it must not do (boost distractors, keep a dead prefix's boost, replace well-heard words)."""
+
+import numpy as np
+import pytest
+
+from ctcbias.inference.beam_search import BeamConfig, beam_search
+from ctcbias.inference.biasing_list import MAX_ENTRIES, BiasingList, BiasingListError, TokenTrie
+from ctcbias.inference.g2g import variants
+from ctcbias.inference.lexicon_lookup import lookup
+from ctcbias.inference.phonetic_rescoring import rescore
+from ctcbias.inference.recognizer import DEFAULT_MODEL
+from ctcbias.inference.subword_boosting import BoostConfig
+from ctcbias.inference.unigram_boosting import UnigramBoostedLM
+from ctcbias.language_model import LanguageModel
+from ctcbias.tokenizer import PhoneSet, Tokenizer
+
+TOK = Tokenizer(DEFAULT_MODEL / "subwords.model")
+PH = PhoneSet()
+
+
+def posteriors(units: list[int], n_units: int, second: list[int | None] | None = None, gap: float = 1.5,
+               per_unit: int = 2) -> np.ndarray:
+    """Peaked CTC posteriors spelling ``units`` (blank between); ``second[i]`` is a runner-up
+    ``gap`` nats below unit i."""
+    rows = []
+    for i, u in enumerate(units):
+        for _ in range(per_unit):
+            r = np.full(n_units, -12.0)
+            r[u] = -0.05
+            if second and second[i] is not None:
+                r[second[i]] = -0.05 - gap
+            rows.append(r)
+        r = np.full(n_units, -12.0)
+        r[0] = -0.01
+        rows.append(r)
+    lp = np.array(rows)
+    return lp - np.logaddexp.reduce(lp, axis=1, keepdims=True)
+
+
+def greedy_text(lp):
+    best = lp.argmax(1)
+    return TOK.decode([int(b) for i, b in enumerate(best) if b and (i == 0 or b != best[i - 1])])
+
+
+def test_beam_without_list_agrees_with_greedy():
+    lp = posteriors(TOK.encode("please call my mother tomorrow"), len(TOK))
+    assert beam_search(lp, TOK)[0].text == greedy_text(lp) == "please call my mother tomorrow"
+
+
+def _entity_case(entity: str, heard: str):
+    """Posteriors where each unit of ``entity`` is the runner-up of the unit actually heard."""
+    a, b = TOK.encode(heard), TOK.encode(entity)
+    assert len(a) == len(b), (a, b)
+    return posteriors(a, len(TOK), second=[y if y != x else None for x, y in zip(a, b)])
+
+
+def _pair():
+    # two spellings with the same number of units, for a clean runner-up construction
+    for ent, heard in [("call stellios now", "call stellar us now"), ("take lisinopril", "take lisinoprol"),
+                       ("call zelenskyy", "call zelenskyi")]:
+        if len(TOK.encode(ent)) == len(TOK.encode(heard)):
+            return ent, heard
+    pytest.skip("no equal-length pair under this tokenizer")
+
+
+def test_subword_boosting_brings_in_the_entity_and_only_it():
+    ent, heard = _pair()
+    word = [w for w in ent.split() if w not in heard.split()][0]
+    lp = _entity_case(ent, heard)
+    cfg = BoostConfig()
+    assert beam_search(lp, TOK)[0].text == heard
+    biased = BiasingList.compile([word.title(), "Metformin", "Oslo"], TOK)
+    assert beam_search(lp, TOK, bias=biased, boost=cfg)[0].text == ent
+    distractors = BiasingList.compile(["Metformin", "Oslo", "Quetiapine"], TOK)
+    assert beam_search(lp, TOK, bias=distractors, boost=cfg)[0].text == heard
+
+
+def test_dead_prefix_gives_its_boost_back():
+    # heard "lisa", list has "lisinopril": the shared prefix is boosted, then taken back
+    lp = posteriors(TOK.encode("call lisa now"), len(TOK))
+    plain = beam_search(lp, TOK)[0]
+    biased = beam_search(lp, TOK, bias=BiasingList.compile(["Lisinopril"], TOK), boost=BoostConfig())[0]
+    assert biased.text == plain.text
+    assert biased.score == pytest.approx(plain.score, abs=1e-6)
+
+
+class TinyLM(LanguageModel):
+    """Unigram LM: known words log 0.1, the OOV class log 1e-6."""
+
+    vocab = {"call", "now", "take", "please"}
+
+    def start(self):
+        return ()
+
+    def score(self, state, word):
+        return (np.log(0.1) if word in self.vocab else np.log(1e-6)), ()
+
+    def unk(self, state):
+        return np.log(1e-6)
+
+    def end(self, state):
+        return 0.0
+
+    def __contains__(self, w):
+        return w in self.vocab
+
+
+def test_unigram_boosting_scores_list_words_through_the_oov_class():
+    lm = UnigramBoostedLM(TinyLM(), frozenset({"stellios"}), boost=8.0)
+    assert lm.score((), "stellios")[0] == pytest.approx(np.log(1e-6) + 8.0)
+    assert lm.score((), "stellar")[0] == pytest.approx(np.log(1e-6))  # other OOVs unchanged
+    assert lm.score((), "call")[0] == pytest.approx(np.log(0.1))
+
+
+def _phone_posteriors(phones: list[str], per: int = 3) -> np.ndarray:
+    return posteriors([PH.index[p] for p in phones], len(PH), per_unit=per)
+
+
+def test_phonetic_rescoring_prefers_the_hypothesis_that_sounds_right():
+    from ctcbias.inference.beam_search import Hypothesis
+
+    bias = BiasingList.compile(["Lisinopril"], TOK)
+    heard = "T EY K L IH S IH N AA P R IH L".split()
+    plp = _phone_posteriors(heard)
+    wrong = Hypothesis((), "take listen april", 0.0, 0.0, 0.0)
+    right = Hypothesis((), "take lisinopril", -2.0, -2.0, 0.0)
+    out = rescore([wrong, right], plp, bias, weight=0.5)
+    assert out[0].text == "take lisinopril"
+    assert rescore([wrong, right], plp, bias, weight=0.0)[0].text == "take listen april"
+
+
+def test_lexicon_lookup_replaces_only_spans_that_sound_like_an_entity():
+    text = "take listen april now"
+    toks = TOK.encode(text)
+    lp = posteriors(toks, len(TOK), per_unit=3)
+    # phone frames line up with the subword frames: 4 frames per unit (3 + blank)
+    words_ph = {"take": "T EY K", "listen april": "L IH S IH N AA P R IH L", "now": "N AW"}
+    n_units = {w: len(TOK.encode(w)) for w in ["take", "listen", "april", "now"]}
+    frames = {"take": n_units["take"] * 4, "listen april": (n_units["listen"] + n_units["april"]) * 4,
+              "now": n_units["now"] * 4}
+    rows = []
+    for w, ph in words_ph.items():
+        ph = ph.split()
+        seg = _phone_posteriors(ph, per=max(1, frames[w] // len(ph) - 1))
+        seg = seg[: frames[w]] if len(seg) >= frames[w] else np.vstack([seg, np.tile(seg[-1:], (frames[w] - len(seg), 1))])
+        rows.append(seg)
+    plp = np.vstack(rows)
+    assert len(plp) == len(lp)
+    bias = BiasingList.compile(["Lisinopril", "Oslo"], TOK)
+    assert lookup(toks, text, lp, plp, TOK, bias) == "take lisinopril now"
+    # distractors only: ordinary words stay
+    assert lookup(toks, text, lp, plp, TOK, BiasingList.compile(["Oslo", "Metformin", "Takeda"], TOK)) == text
+
+
+def test_biasing_list_normalizes_keeps_display_and_rejects_junk():
+    bl = BiasingList.compile(["O'Brien", "COVID-19", "Zelenskyy", "São Paulo", "sao paulo", "  ", "🙂", "!!!"], TOK)
+    assert [e.display for e in bl.entries] == ["O'Brien", "COVID-19", "Zelenskyy", "São Paulo"]
+    assert [e.spoken for e in bl.entries] == ["o'brien", "covid nineteen", "zelenskyy", "sao paulo"]
+    assert {r[0] for r in bl.rejected} == {"sao paulo", "🙂", "!!!"}
+    for e in bl.entries:
+        assert e.tokens and all(TOK.decode(list(s)) == e.spoken for s in e.tokens)
+        assert e.prons and all(e.prons)
+    assert BiasingList.compile(["Zelenskyy"], TOK) is BiasingList.compile(["Zelenskyy"], TOK)  # cached
+    with pytest.raises(BiasingListError, match="limit"):
+        BiasingList.compile(["x"] * (MAX_ENTRIES + 1), TOK)
+    with pytest.raises(BiasingListError, match="characters"):
+        BiasingList.compile(["a" * 500], TOK)
+    with pytest.raises(BiasingListError, match="list of strings"):
+        BiasingList.compile("Zelenskyy", TOK)
+
+
+def test_trie_matches_phrases_across_words():
+    bl = BiasingList.compile(["Angina Pectoris"], TOK)
+    node = 0
+    for t in bl.entries[0].tokens[0]:
+        node = bl.trie.step(node, t)
+        assert node is not None
+    assert bl.trie.ends[node] == (0,)
+    t = TokenTrie()
+    t.add((1, 2), 0)
+    assert t.step(t.step(0, 1), 3) is None
+
+
+def test_g2g_variants_differ_from_each_other():
+    v = variants("cyra", 3)
+    assert len(v) == 3 and len({tuple(x) for x in v}) == 3
+    assert ["K", "IY", "R", "AH"] in v and ["S", "IY", "R", "AH"] in v

@@ -1,0 +1,73 @@
+"""The shipped model end to end on speech from held-out voices (never heard in training)."""
+
+import json
+
+import jiwer
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from ctcbias import Recognizer
+from ctcbias.cli import app
+from ctcbias.data.voices import synthesize
+
+SENTENCES = ["please call my mother tomorrow morning", "the weather is nice today and the sun is shining"]
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return Recognizer.load()
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("speech")
+    out = []
+    for i, (voice, text) in enumerate(zip(["en-US", "en-GB"], SENTENCES)):
+        p = d / f"u{i}.wav"
+        sf.write(p, synthesize({"engine": "pico", "name": voice}, text), 16000)
+        out.append((p, text))
+    return out
+
+
+def test_transcribes_held_out_voices(rec, clips):
+    hyps = [rec.transcribe(p).text for p, _ in clips]
+    assert jiwer.wer([t for _, t in clips], hyps) <= 0.25, hyps
+
+
+def test_word_times_and_confidence(rec, clips):
+    p, text = clips[0]
+    r = rec.transcribe(p)
+    dur = sf.info(p).duration
+    assert r.words and [w.word for w in r.words] == r.text.split()
+    assert all(0 <= w.start < w.end <= dur + 0.05 for w in r.words)
+    assert all(a.start <= b.start for a, b in zip(r.words, r.words[1:]))
+    assert all(0 < w.confidence <= 1 for w in r.words)
+
+
+def test_array_input_any_rate_and_silence(rec, clips):
+    x, sr = sf.read(clips[0][0], dtype="float32")
+    import soxr
+
+    y = soxr.resample(x, 16000, 44100)
+    assert jiwer.wer(clips[0][1], rec.transcribe(y, sample_rate=44100).text) <= 0.34
+    assert rec.transcribe(np.zeros(32000, np.float32), sample_rate=16000).text == ""
+
+
+def test_cli_json_manifest_and_bad_file(tmp_path, clips):
+    runner = CliRunner()
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    man = tmp_path / "in.jsonl"
+    man.write_text("\n".join(json.dumps({"id": f"x{i}", "audio": str(a)}) for i, a in
+                             enumerate([clips[0][0], bad, clips[1][0]])) + "\n")
+    out = tmp_path / "out.jsonl"
+    r = runner.invoke(app, ["transcribe", "--manifest", str(man), "--out", str(out)])
+    assert r.exit_code == 1  # one file failed, the batch went on
+    lines = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [l["id"] for l in lines] == ["x0", "x1", "x2"]
+    assert "error" in lines[1] and "cannot read audio" in lines[1]["error"]
+    assert lines[2]["text"] and {"word", "start", "end", "confidence"} <= set(lines[2]["words"][0])
+    r = runner.invoke(app, ["transcribe", str(clips[0][0]), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout.splitlines()[0])["audio"] == str(clips[0][0])
