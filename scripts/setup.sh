@@ -25,6 +25,10 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# espeak-ng gives pronunciations of words no dictionary knows (inference needs it too)
+ls /var/lib/apt/lists/ 2>/dev/null | grep -q Packages || $SUDO apt-get update -q
+apt_install espeak-ng
+
 if [ "$SYNTH" = 1 ]; then
   # mbrola voices and pico live in contrib / non-free: add them to the Debian sources once.
   src=/etc/apt/sources.list.d/debian.sources

@@ -24,6 +24,10 @@ def test_transcribe_usage_errors(tmp_path):
     assert r.exit_code == 2 and "--manifest" in r.output
     r = runner.invoke(app, ["transcribe", "x.wav", "--bias", "joint"])
     assert r.exit_code == 2 and "not available yet" in r.output
+    r = runner.invoke(app, ["transcribe", "x.wav", "--bias", "sideways"])
+    assert r.exit_code == 2 and "bias must be one of" in r.output
+    r = runner.invoke(app, ["transcribe", "x.wav", "--techniques", "subword,magic"])
+    assert r.exit_code == 2 and "magic" in r.output
     bad = tmp_path / "m.jsonl"
     bad.write_text("{not json\n")
     r = runner.invoke(app, ["transcribe", "--manifest", str(bad)])

@@ -158,9 +158,11 @@ def test_biasing_list_normalizes_keeps_display_and_rejects_junk():
     assert [e.display for e in bl.entries] == ["O'Brien", "COVID-19", "Zelenskyy", "São Paulo"]
     assert [e.spoken for e in bl.entries] == ["o'brien", "covid nineteen", "zelenskyy", "sao paulo"]
     assert {r[0] for r in bl.rejected} == {"sao paulo", "🙂", "!!!"}
-    for e in bl.entries:
+    for k, e in enumerate(bl.entries):
         assert e.tokens and all(TOK.decode(list(s)) == e.spoken for s in e.tokens)
-        assert e.prons and all(e.prons)
+        assert e.quick and bl.prons(k) and all(bl.prons(k))
+    assert len(bl.prons(2)) > 1  # zelenskyy: G2P plus grapheme-to-grapheme variants
+    assert len(BiasingList.compile(["Zelenskyy"], TOK, variants=False).prons(0)) == 1
     assert BiasingList.compile(["Zelenskyy"], TOK) is BiasingList.compile(["Zelenskyy"], TOK)  # cached
     with pytest.raises(BiasingListError, match="limit"):
         BiasingList.compile(["x"] * (MAX_ENTRIES + 1), TOK)

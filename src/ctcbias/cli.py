@@ -117,15 +117,25 @@ def transcribe(
     encoder: Optional[Path] = typer.Option(None, help="CTranslate2 Whisper model.bin or folder (default: Whisper-base)"),
     words_file: Optional[Path] = typer.Option(None, "--words", help="biasing list, one entry a line"),
     word: Optional[list[str]] = typer.Option(None, "--word", help="a biasing entry (repeatable)"),
-    bias: str = typer.Option("none", help="none (decoder, encoder and joint arrive with later issues)"),
+    bias: str = typer.Option("decoder", help="none | decoder (encoder and joint arrive with the adapter)"),
+    techniques: str = typer.Option(",".join(("subword", "unigram", "phonetic", "lexicon", "g2g")),
+                                   help="decoder techniques, comma-separated: subword,unigram,phonetic,lexicon,g2g"),
+    greedy: bool = typer.Option(False, help="best unit per frame: no beam search, no LM, no list"),
 ):
     """Transcribe audio files or a manifest. Exit 0: all done; 1: some files failed; 2: bad usage."""
     if not audio and manifest is None:
         typer.echo("give audio files or --manifest", err=True)
         raise typer.Exit(2)
-    if bias != "none":
-        typer.echo(f"--bias {bias}: not available yet (only 'none'); it arrives with the decoder/adapter issues",
-                   err=True)
+    if bias in ("encoder", "joint"):
+        typer.echo(f"--bias {bias}: not available yet (needs the contextual adapter); use none or decoder", err=True)
+        raise typer.Exit(2)
+    from .inference.recognizer import DecodingOptions
+
+    try:
+        opts = DecodingOptions(bias=bias, greedy=greedy,
+                               techniques=tuple(t.strip() for t in techniques.split(",") if t.strip()))
+    except ValueError as e:
+        typer.echo(str(e), err=True)
         raise typer.Exit(2)
     words = _read_words(words_file, word)
     jobs: list[dict] = [{"audio": str(a), "path": a, "words": words} for a in audio or []]
@@ -149,6 +159,7 @@ def transcribe(
     from tqdm import tqdm
 
     from .audio import AudioError
+    from .inference.biasing_list import BiasingListError
     from .inference.recognizer import Recognizer
 
     try:
@@ -161,8 +172,8 @@ def transcribe(
     try:
         for job in tqdm(jobs, unit="file", disable=len(jobs) < 2, file=sys.stderr):
             try:
-                r = rec.transcribe(job["path"], words=job["words"], bias=bias)
-            except AudioError as e:
+                r = rec.transcribe(job["path"], words=job["words"], options=opts)
+            except (AudioError, BiasingListError) as e:
                 failed += 1
                 typer.echo(f"error: {e}", err=True)
                 if as_json or manifest is not None:
@@ -187,13 +198,20 @@ def transcribe(
 
 @app.command()
 def bench(
-    suite: str = typer.Argument("base", help="base: the base model's bars (the full report arrives with the benchmark issue)"),
+    suite: str = typer.Argument("base", help="base: the base model's bars; decoder: the decoder-biasing ablation"),
     data: Path = typer.Option(Path("data/synth"), help="data factory output"),
     realspeech: Path = typer.Option(Path("../shared/realspeech"), help="real speech eval set"),
     out: Path = typer.Option(Path("bench"), help="where results go"),
     limit: int = typer.Option(0, min=0, help="only the first N utterances of each set (quick look)"),
+    dev: bool = typer.Option(False, help="decoder: also run the dev set (with dev-entity lists)"),
 ):
     """Run a benchmark and write its results file."""
+    if suite == "decoder":
+        from .evaluation.biasing import run as run_decoder
+
+        r = run_decoder(data, out, limit, with_dev=dev)
+        typer.echo(f"written to {out}/DECODER.md")
+        return
     if suite != "base":
         _later(f"bench {suite}", "the benchmark issue")
     from .evaluation.base import run

@@ -9,6 +9,7 @@ frames the model is sure are blank only advance the existing prefixes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,7 @@ class _Meta:
 def _lae(a: float, b: float) -> float:
     if a < b:
         a, b = b, a
-    return a if b <= NEG else a + float(np.log1p(np.exp(b - a)))
+    return a if b <= NEG else a + math.log1p(math.exp(b - a))
 
 
 def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = None,
@@ -94,9 +95,10 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
         meta[new] = _Meta(extra, state, word, match)
         return new
 
+    blank_lp = logp[:, 0].tolist()
     for t in range(logp.shape[0]):
         lp = logp[t]
-        lp0 = float(lp[0])
+        lp0 = blank_lp[t]
         nxt: dict[tuple, list[float]] = {}
 
         def add(prefix, b, nb):
@@ -112,20 +114,20 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
                 add(prefix, _lae(pb, pnb) + lp0, last_nb)
             beams = nxt
             continue
-        cands = [int(c) for c in top[t] if lp[c] >= best_lp[t] - cfg.prune]
+        bt = float(best_lp[t])
+        cands = [(c, v) for c in top[t].tolist() if (v := float(lp[c])) >= bt - cfg.prune]
         for prefix, (pb, pnb) in beams.items():
             total = _lae(pb, pnb)
             add(prefix, total + lp0, NEG)
             last = prefix[-1] if prefix else -1
             if last > 0:
                 add(prefix, NEG, pnb + float(lp[last]))
-            for c in cands:
-                gap = float(best_lp[t] - lp[c])
-                new = extend(prefix, c, gap)
+            for c, v in cands:
+                new = extend(prefix, c, bt - v)
                 if c == last:
-                    add(new, NEG, pb + float(lp[c]))
+                    add(new, NEG, pb + v)
                 else:
-                    add(new, NEG, total + float(lp[c]))
+                    add(new, NEG, total + v)
         scored = sorted(nxt.items(), key=lambda kv: _lae(*kv[1]) + meta[kv[0]].extra, reverse=True)
         beams = dict(scored[: cfg.beam])
 

@@ -3,7 +3,9 @@
 Each entry keeps its display form (what the transcript will show) and gets:
 - its spoken form (``normalize``: case, punctuation, hyphens, digits, accents);
 - its subword ids (top sentencepiece segmentations; every word tokenizes, seen or not);
-- its pronunciations: CMUdict, else espeak-ng G2P, plus grapheme-to-grapheme variants;
+- a quick pronunciation at once (CMUdict, else the cheapest grapheme-to-grapheme reading), and
+  its full pronunciations on demand (CMUdict, else espeak-ng G2P, plus grapheme-to-grapheme
+  variants) -- G2P is the slow part, so it runs only for the entries a decoder step shortlists;
 - a path in a :class:`TokenTrie` over subword ids, so the beam search can ask in O(1) whether a
   hypothesis is inside an entity and whether it just completed one. Multi-word entries are one
   path across word boundaries, so phrases are matched as phrases.
@@ -18,7 +20,7 @@ import threading
 from dataclasses import dataclass
 
 from ..normalize import normalize
-from ..pronounce import pronounce
+from ..pronounce import cmudict_prons, pronounce
 from . import g2g
 
 __all__ = ["BiasingListError", "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
@@ -37,7 +39,7 @@ class Entry:
     spoken: str
     words: tuple[str, ...]
     tokens: tuple[tuple[int, ...], ...]  # subword segmentations of the whole entry
-    prons: tuple[tuple[str, ...], ...]  # phone sequences; the first is the lexicon/G2P one
+    quick: tuple[str, ...]  # a pronunciation known without G2P: CMUdict, else a g2g reading
 
 
 class TokenTrie:
@@ -80,6 +82,7 @@ _PRON_LOCK = threading.Lock()
 
 
 def _prons(words: set[str]) -> dict[str, list[list[str]]]:
+    """Lexicon/G2P pronunciations of words, one G2P call for all the new ones, cached for good."""
     with _PRON_LOCK:
         missing = sorted(w for w in words if w not in _PRON_CACHE)
         for w, p in zip(missing, pronounce(missing)):
@@ -87,11 +90,46 @@ def _prons(words: set[str]) -> dict[str, list[list[str]]]:
         return {w: _PRON_CACHE[w] for w in words}
 
 
+def _quick(word: str) -> tuple[str, ...]:
+    known = _PRON_CACHE.get(word) or cmudict_prons(word)
+    if known:
+        return tuple(known[0])
+    v = g2g.variants(word, 1)
+    return tuple(v[0]) if v else ()
+
+
 class BiasingList:
-    def __init__(self, entries: list[Entry], rejected: list[tuple[str, str]], trie: TokenTrie):
-        self.entries, self.rejected, self.trie = entries, rejected, trie
+    def __init__(self, entries: list[Entry], rejected: list[tuple[str, str]], trie: TokenTrie,
+                 variants: bool = True):
+        self.entries, self.rejected, self.trie, self.variants = entries, rejected, trie, variants
         self.words = frozenset(w for e in entries for w in e.words)
         self.by_spoken = {e.spoken: i for i, e in enumerate(entries)}
+        self._full: dict[int, tuple[tuple[str, ...], ...]] = {}
+        self._lock = threading.Lock()
+
+    def prons(self, k: int) -> tuple[tuple[str, ...], ...]:
+        """Full pronunciations of entry ``k``: lexicon/G2P first, then (with variants on) its
+        grapheme-to-grapheme readings, one word at a time; computed once."""
+        got = self._full.get(k)
+        if got is None:
+            got = self.prons_many([k])[k]
+        return got
+
+    def prons_many(self, ks) -> dict[int, tuple[tuple[str, ...], ...]]:
+        todo = [k for k in dict.fromkeys(ks) if k not in self._full]
+        if todo:
+            lex = _prons({w for k in todo for w in self.entries[k].words})
+            with self._lock:
+                for k in todo:
+                    words = self.entries[k].words
+                    base = [tuple(lex[w][0]) if lex[w] else () for w in words]
+                    alts = [tuple(p for b in base for p in b)]
+                    if self.variants:
+                        for i, w in enumerate(words):
+                            for v in [*lex[w][1:2], *g2g.variants(w, 2)]:
+                                alts.append(tuple(p for j, b in enumerate(base) for p in (v if j == i else b)))
+                    self._full[k] = tuple(dict.fromkeys(a for a in alts if a))[:6] or ((),)
+        return {k: self._full[k] for k in ks}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -128,20 +166,13 @@ def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
         else:
             seen[spoken] = display
             keep.append((display, spoken))
-    prons = _prons({w for _, s in keep for w in s.split()})
     entries, trie = [], TokenTrie()
     for display, spoken in keep:
         words = tuple(spoken.split())
         segs = [tuple(i + 1 for i in seg) for seg in tokenizer.sp.nbest_encode_as_ids(spoken, 2)]
         segs = tuple(dict.fromkeys(s for s in segs if s))
-        base = [tuple(prons[w][0]) if prons[w] else () for w in words]
-        alts = [tuple(p for w in base for p in w)]
-        if variants:  # one word at a time swapped for its letter-by-letter readings
-            for i, w in enumerate(words):
-                for v in [*prons[w][1:2], *g2g.variants(w, 2)]:
-                    alts.append(tuple(p for j, b in enumerate(base) for p in (v if j == i else b)))
-        entry = Entry(display, spoken, words, segs, tuple(dict.fromkeys(a for a in alts if a))[:6])
+        entry = Entry(display, spoken, words, segs, tuple(p for w in words for p in _quick(w)))
         for seg in segs:
             trie.add(seg, len(entries))
         entries.append(entry)
-    return BiasingList(entries, rejected, trie)
+    return BiasingList(entries, rejected, trie, variants)

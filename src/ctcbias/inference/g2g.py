@@ -64,6 +64,9 @@ def _word_variants(word: str, n: int) -> tuple[tuple[str, ...], ...]:
         segs[-1] = "_final_e"
     elif len(segs) > 1 and segs[-1] == "a":
         segs[-1] = "_final_a"
+    if n == 1:  # the cheapest reading: every grapheme's usual phones
+        one = tuple(p for g in segs for p in ((_SPECIAL[g] if g in _SPECIAL else TABLE.get(g, [([], 0.0)]))[0][0]))
+        return (one,) if one else ()
     heap: list[tuple[float, tuple[str, ...]]] = [(0.0, ())]
     for g in segs:
         opts = _SPECIAL[g] if g in _SPECIAL else ([([], 0.0)] if g == "" else TABLE[g])

@@ -33,6 +33,14 @@ def phone_string(phones) -> str:
     return "".join(chr(0x100 + _PH.index[p]) for p in phones)
 
 
+def _quick_choices(bias: BiasingList) -> list[str]:
+    got = getattr(bias, "_quick_choices", None)
+    if got is None:
+        got = [phone_string(e.quick) for e in bias.entries]
+        bias._quick_choices = got
+    return got
+
+
 def _greedy_phones(phone_logp: np.ndarray) -> list[tuple[int, int]]:
     best = phone_logp.argmax(-1)
     return [(int(b), t) for t, b in enumerate(best) if b != 0 and (t == 0 or b != best[t - 1])]
@@ -53,7 +61,8 @@ def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer) -> list[tup
 
 
 def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
-           bias: BiasingList, max_distance: float = 0.3, margin: float = 0.1, max_words: int = 4) -> str:
+           bias: BiasingList, max_distance: float = 0.3, margin: float = 0.1, max_words: int = 4,
+           shortlist: int = 5) -> str:
     """Return ``text`` with spans replaced by entities whose pronunciation the audio fits better."""
     words = text.split()
     if not words or not len(bias):
@@ -62,11 +71,7 @@ def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarra
     if frames is None or len(frames) != len(words):
         return text
     heard = _greedy_phones(phone_logp)
-    choices, owner = [], []
-    for k, e in enumerate(bias.entries):
-        for p in e.prons:
-            choices.append(phone_string(p))
-            owner.append(k)
+    choices = _quick_choices(bias)
     protected = {i for s, e, _ in entity_spans(words, bias) for i in range(s, e)}
     prons = _prons(set(words))
     found = []  # (gain, start, end, entry)
@@ -78,15 +83,20 @@ def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarra
             q = "".join(chr(0x100 + p) for p, t in heard if a - 1 <= t <= b + 1)
             if len(q) < 2:
                 continue
-            hit = process.extractOne(q, choices, scorer=Levenshtein.normalized_distance,
-                                     score_cutoff=max_distance)
-            if hit is None:
+            # shortlist on the quick pronunciations, then judge with the full ones (G2P + variants)
+            hits = process.extract(q, choices, scorer=Levenshtein.normalized_distance,
+                                   score_cutoff=min(1.0, max_distance + 0.15), limit=shortlist)
+            if not hits:
                 continue
-            d_entity = hit[1]
+            full = bias.prons_many([h[2] for h in hits])
+            d_entity, k = min((min(Levenshtein.normalized_distance(q, phone_string(p)) for p in full[h[2]]), h[2])
+                              for h in hits)
+            if d_entity > max_distance:
+                continue
             cur = phone_string([p for w in words[i:i + n] for p in (prons[w][0] if prons[w] else [])])
             d_cur = Levenshtein.normalized_distance(q, cur) if cur else 1.0
             if d_entity + margin <= d_cur:
-                found.append((d_cur - d_entity, i, i + n, owner[hit[2]]))
+                found.append((d_cur - d_entity, i, i + n, k))
     used: set[int] = set()
     repl: dict[int, tuple[int, int]] = {}
     for gain, s, e, k in sorted(found, reverse=True):

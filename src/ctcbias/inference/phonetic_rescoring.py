@@ -50,7 +50,7 @@ def hypothesis_phones(words: list[str], bias: BiasingList | None, max_variants: 
         for w in words[i:s]:
             pieces.append([tuple(prons[w][0]) if prons[w] else ()])
         if k >= 0:
-            pieces.append(list(bias.entries[k].prons) or [()])
+            pieces.append(list(bias.prons(k)))
         i = e
     seqs = []
     for combo in itertools.islice(itertools.product(*pieces), max_variants):

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -91,7 +90,6 @@ class Recognizer:
         self.encoder, self.stack, self.tokenizer = encoder, stack, tokenizer
         self.phones = PhoneSet()
         self.model_dir = model_dir
-        self._lock = threading.Lock()  # torch modules are shared; calls stay independent
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, encoder: str | Path | None = None) -> "Recognizer":
@@ -106,6 +104,9 @@ class Recognizer:
         enc = WhisperEncoder.from_ct2(encoder)
         if enc.dim != stack.config.in_dim:
             raise ValueError(f"encoder width {enc.dim} does not match the stack's input {stack.config.in_dim}")
+        from ..pronounce import cmudict_prons
+
+        cmudict_prons("a")  # load the pronunciation dictionary now, not inside the first call
         return cls(enc, stack.eval(), Tokenizer(d / "subwords.model"), d)
 
     @torch.inference_mode()
@@ -145,15 +146,15 @@ class Recognizer:
         opts = replace(options or DecodingOptions(), **overrides)
         if opts.bias in ("encoder", "joint"):
             raise NotImplementedError(f"bias={opts.bias!r} needs the contextual adapter, which is not trained yet")
-        if not isinstance(audio, np.ndarray) or sample_rate not in (None, SAMPLE_RATE):
-            audio = load_audio(audio, sample_rate)
-        bias = words if isinstance(words, BiasingList) else self.compile(words, opts)
+        bias = words if isinstance(words, BiasingList) else self.compile(words if opts.bias != "none" else [], opts)
+        return self.decode(self.posteriors(audio, sample_rate), bias, opts)
+
+    def decode(self, post: Posteriors, bias: BiasingList, opts: DecodingOptions) -> Result:
+        """The decoder half of :meth:`transcribe`, on posteriors already computed."""
         if opts.bias == "none":
             bias = self.compile([], opts)
-        post = self.posteriors(audio)
         if opts.greedy:
-            r = greedy_decode(post.subword, self.tokenizer, post.duration)
-            return mark_entities(r, bias)
+            return mark_entities(greedy_decode(post.subword, self.tokenizer, post.duration), bias)
         tech = set(opts.techniques) if len(bias) else set()
 
         # 1 + 2: beam search with adaptive subword boosting and the LM's boosted OOV class
@@ -172,7 +173,7 @@ class Recognizer:
 
             nbest = rescore(nbest, post.phone, bias, opts.phonetic_weight)
         text, tokens = nbest[0].text, list(nbest[0].tokens)
-        # 4: pronunciation lexicon lookup on the best hypothesis
+        # 4: pronunciation lexicon lookup on the best hypothesis (5, g2g, acts through both)
         if "lexicon" in tech:
             from .lexicon_lookup import lookup
 

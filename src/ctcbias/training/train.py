@@ -35,9 +35,9 @@ class TrainConfig:
     out: Path = Path("src/ctcbias/assets/base")
     vocab_size: int = 500
     epochs: float = 3.0
-    batch_frames: int = 16000  # encoder frames (50 Hz) per batch, ~320 s of audio
-    lr: float = 1.5e-3
-    warmup: int = 400
+    batch_frames: int = 10000  # encoder frames (50 Hz) per batch, ~200 s of audio
+    lr: float = 1.2e-3
+    warmup: int = 300
     weight_inter: float = 0.3
     weight_phone: float = 0.3
     time_masks: int = 2
@@ -142,6 +142,14 @@ def train(cfg: TrainConfig) -> Path:
     tok, phones = Tokenizer(sp_model), PhoneSet()
     lex_file = cfg.work / "lexicon.json"
     lexicon = json.loads(lex_file.read_text()) if lex_file.exists() else {}
+    vocab = {w for f in ("train", "dev") for l in (cfg.data / f"{f}.jsonl").open() for w in json.loads(l)["text"].split()}
+    missing = sorted(vocab - set(lexicon))
+    if missing:  # one G2P call for every word, not one per utterance
+        from ..pronounce import pronounce
+
+        for w, p in zip(missing, pronounce(missing)):
+            lexicon[w] = p[0] if p else []
+        lex_file.write_text(json.dumps(lexicon))
     ftrain, fdev = FeatureSet.open(cfg.feats / "train"), FeatureSet.open(cfg.feats / "dev")
     train_items = _items(cfg.data / "train.jsonl", ftrain, tok, phones, lexicon)
     dev_items = _items(cfg.data / "dev.jsonl", fdev, tok, phones, lexicon)
@@ -156,20 +164,25 @@ def train(cfg: TrainConfig) -> Path:
     rng = random.Random(cfg.seed)
     steps_per_epoch = len(_batches(train_items, cfg.batch_frames, random.Random(0)))
     total = int(cfg.epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / cfg.warmup, 0.5 * (1 + math.cos(
-        math.pi * min(1.0, s / max(1, total))))) + 0.02)
+
+    def lr_at(step: int, elapsed: float) -> float:
+        # warm-up, then cosine over the run; with a time limit the run's end is whichever comes first
+        done = step / max(1, total)
+        if cfg.limit_minutes:
+            done = max(done, elapsed / (cfg.limit_minutes * 60))
+        return cfg.lr * (min((step + 1) / cfg.warmup, 0.5 * (1 + math.cos(math.pi * min(1.0, done)))) + 0.02)
+
     step, elapsed = 0, 0.0
     ckpt = cfg.work / "last.pt"
     if ckpt.exists():
         st = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(st["model"]), opt.load_state_dict(st["opt"]), sched.load_state_dict(st["sched"])
+        model.load_state_dict(st["model"]), opt.load_state_dict(st["opt"])
         step, elapsed = st["step"], st["elapsed"]
         log.info("resumed at step %d of %d", step, total)
 
     def save():
         tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "step": step, "elapsed": elapsed}, tmp)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
         tmp.replace(ckpt)
 
     model.train()
@@ -193,8 +206,10 @@ def train(cfg: TrainConfig) -> Path:
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            lr = lr_at(step, time.time() - t0)
+            for g in opt.param_groups:
+                g["lr"] = lr
             opt.step()
-            sched.step()
             step += 1
             elapsed = time.time() - t0
             bar.update(1)
@@ -202,12 +217,12 @@ def train(cfg: TrainConfig) -> Path:
             if step % 20 == 0:
                 log.info("step %d/%d epoch %.2f loss %.3f out %.3f inter %.3f phone %.3f lr %.2e %.0fs", step, total,
                          step / steps_per_epoch, loss.item(), l_out.item(), l_int.item(), l_ph.item(),
-                         sched.get_last_lr()[0], elapsed)
+                         lr, elapsed)
             if step % cfg.ckpt_every == 0 or step == total:
                 save()
             if step % steps_per_epoch == 0 or step == total:
                 log.info("dev at step %d: %s", step, json.dumps(evaluate(model, dev_items, fdev, tok)))
-            if cfg.limit_minutes and elapsed > cfg.limit_minutes * 60:
+            if cfg.limit_minutes and elapsed > cfg.limit_minutes * 60 and step < total:
                 log.info("time limit reached at step %d; resume to continue", step)
                 save()
                 stop = True
@@ -215,17 +230,20 @@ def train(cfg: TrainConfig) -> Path:
             if step >= total:
                 break
     bar.close()
-    export(model, cfg, hours, step, total, elapsed)
+    dev = evaluate(model, dev_items, fdev, tok)
+    log.info("final dev: %s", json.dumps(dev))
+    export(model, cfg, hours, step, total, elapsed, dev)
     return cfg.out
 
 
-def export(model: CTCStack, cfg: TrainConfig, hours: float, step: int, total: int, elapsed: float) -> None:
+def export(model: CTCStack, cfg: TrainConfig, hours: float, step: int, total: int, elapsed: float,
+           dev: dict) -> None:
     """Write the shipped artifacts: float16 weights, config, phone set, training summary."""
     sd = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     torch.save(sd, cfg.out / "stack.pt")
     (cfg.out / "phones.txt").write_text("\n".join(PhoneSet.units) + "\n")
     meta = {"stack": model.config.to_dict(), "train": {k: str(v) for k, v in asdict(cfg).items()},
             "train_hours": round(hours, 2), "steps": step, "planned_steps": total,
-            "wall_minutes": round(elapsed / 60, 1),
+            "wall_minutes": round(elapsed / 60, 1), "dev": dev,
             "parameters": sum(p.numel() for p in model.parameters())}
     (cfg.out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")

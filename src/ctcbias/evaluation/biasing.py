@@ -1,0 +1,114 @@
+"""The decoder-biasing ablation: each system on the same posteriors, lists and references.
+
+Rows: greedy (no list), beam + LM (no list), each technique alone, phonetic + lexicon with and
+without grapheme-to-grapheme variants, all five; optionally pyctcdecode's hotwords on the same
+log-probabilities. Columns: WER, U-WER, B-WER, entity precision / recall / F1, decoding RTF.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..inference.recognizer import TECHNIQUES, DecodingOptions, Recognizer
+from ..normalize import normalize
+from .entities import EntityCounts, entity_counts
+from .metrics import Counts, score
+
+SYSTEMS: dict[str, dict] = {
+    "greedy, no list": {"greedy": True, "bias": "none"},
+    "beam + LM, no list": {"bias": "none"},
+    "1 subword boosting": {"techniques": ("subword",)},
+    "2 unigram boosting": {"techniques": ("unigram",)},
+    "3 phonetic rescoring": {"techniques": ("phonetic",)},
+    "4 lexicon lookup": {"techniques": ("lexicon",)},
+    "3+4 without g2g": {"techniques": ("phonetic", "lexicon")},
+    "3+4+5 (g2g variants)": {"techniques": ("phonetic", "lexicon", "g2g")},
+    "all five": {"techniques": TECHNIQUES},
+}
+
+
+def dev_items(data: Path, sizes=(100, 1000), seed: int = 0) -> list[dict]:
+    """Dev utterances with lists built like the test sets': their entities plus dev-entity distractors."""
+    from ..data.build import _dev_entity
+    from ..data.catalogs import DOMAIN_KINDS, load_catalog
+
+    items = [json.loads(l) for l in (data / "dev.jsonl").open()]
+    cat = load_catalog()
+    pools = {dom: list(dict.fromkeys(e.display for k in kinds for e in cat[k] if _dev_entity(e.display)))
+             for dom, kinds in DOMAIN_KINDS.items()}
+    rng = random.Random(f"{seed}:dev-lists")
+    for it in items:
+        dom = "medical" if it["domain"] == "medical" else "names"
+        true = list(dict.fromkeys(e["display"] for e in it["entities"]))
+        it["bias_lists"] = {}
+        for n in sizes:
+            others = [e for e in rng.sample(pools[dom], n + len(true)) if e not in true][: n - len(true)]
+            lst = true + others
+            rng.shuffle(lst)
+            it["bias_lists"][str(n)] = lst
+    return items
+
+
+def run_set(rec: Recognizer, items: list[dict], root: Path, systems: dict[str, dict], sizes: list[str],
+            base: DecodingOptions = DecodingOptions(), progress: bool = True) -> dict:
+    from tqdm import tqdm
+
+    posts = [rec.posteriors(root / it["audio"]) for it in tqdm(items, desc="posteriors", disable=not progress)]
+    audio_s = sum(p.duration for p in posts)
+    out: dict = {}
+    for size in sizes:
+        for name, over in systems.items():
+            opts = replace(base, **over)
+            c, e, dt = Counts(), EntityCounts(), 0.0
+            for it, p in zip(tqdm(items, desc=f"{size} {name}", disable=not progress, leave=False), posts):
+                bias = rec.compile(it["bias_lists"][size], opts)
+                t0 = time.perf_counter()
+                hyp = normalize(rec.decode(p, bias, opts).text)
+                dt += time.perf_counter() - t0
+                biased = {i for en in it["entities"] for i in range(en["word_start"], en["word_end"])}
+                c.add(score(it["text"], hyp, biased, bias.words))
+                e.add(entity_counts([en["spoken"] for en in it["entities"]], hyp, bias))
+            out.setdefault(size, {})[name] = {**c.summary(), **e.summary(), "decode_rtf": round(dt / audio_s, 4)}
+    return out
+
+
+def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("medical-test", "names-test"),
+        with_dev: bool = False) -> dict:
+    """The ablation on the test sets (and dev, where tuning happens); writes DECODER.md/json."""
+    import os
+    import platform
+
+    from .base import _commit
+
+    rec = Recognizer.load()
+    res: dict = {"machine": f"{os.cpu_count()} cores, {platform.machine()}", "commit": _commit(), "sets": {}}
+    t0 = time.time()
+    names = (["dev"] if with_dev else []) + list(sets)
+    for name in names:
+        items = dev_items(data) if name == "dev" else [json.loads(l) for l in (data / f"{name}.jsonl").open()]
+        if name == "dev":
+            items = [it for it in items if it["entities"]]
+        items = items[: limit or None]
+        res["sets"][name] = {"utterances": len(items), "results": run_set(rec, items, data, SYSTEMS, list(sizes))}
+    res["wall_seconds"] = round(time.time() - t0, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "decoder.json").write_text(json.dumps(res, indent=2) + "\n")
+    lines = ["# Decoder biasing ablation", "",
+             f"Machine: {res['machine']}; commit {res['commit']}; wall {res['wall_seconds']} s. "
+             "Same posteriors and lists for every row; decode RTF excludes the encoder.", ""]
+    for name, s in res["sets"].items():
+        for size, rows in s["results"].items():
+            lines += [f"## {name}, {size}-entry lists ({s['utterances']} utterances)", "",
+                      "| system | WER | U-WER | B-WER | precision | recall | F1 | decode RTF |",
+                      "|---|---|---|---|---|---|---|---|"]
+            lines += [f"| {k} | {v['wer']:.1%} | {v['u_wer']:.1%} | {v['b_wer']:.1%} | {v['precision']:.3f} | "
+                      f"{v['recall']:.3f} | {v['f1']:.3f} | {v['decode_rtf']} |" for k, v in rows.items()]
+            lines.append("")
+    (out / "DECODER.md").write_text("\n".join(lines))
+    return res

@@ -1,0 +1,48 @@
+"""Entity precision, recall and F1: did the transcript contain the utterance's entities, and
+did it name list entries that were not said?"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from ..inference.biasing_list import BiasingList
+from ..inference.phonetic_rescoring import entity_spans
+
+__all__ = ["EntityCounts", "entity_counts"]
+
+
+@dataclass
+class EntityCounts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, o: "EntityCounts") -> None:
+        self.tp, self.fp, self.fn = self.tp + o.tp, self.fp + o.fp, self.fn + o.fn
+
+    @property
+    def precision(self) -> float:
+        return self.tp / max(1, self.tp + self.fp)
+
+    @property
+    def recall(self) -> float:
+        return self.tp / max(1, self.tp + self.fn)
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+
+    def summary(self) -> dict:
+        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
+                "tp": self.tp, "fp": self.fp, "fn": self.fn}
+
+
+def entity_counts(ref_entities: list[str], hyp_text: str, bias: BiasingList) -> EntityCounts:
+    """``ref_entities``: spoken forms said in the utterance; ``hyp_text``: normalized hypothesis.
+    Hypothesis entities are list entries found in it as whole-word spans."""
+    ref = Counter(ref_entities)
+    hyp = Counter(bias.entries[k].spoken for _, _, k in entity_spans(hyp_text.split(), bias))
+    tp = sum((ref & hyp).values())
+    return EntityCounts(tp, sum(hyp.values()) - tp, sum(ref.values()) - tp)
