@@ -49,6 +49,7 @@ command -v "$PY" >/dev/null || PY=python3
 # torch: the CPU build lies on local disk; pinning it exactly keeps pip from fetching a CUDA build.
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -r requirements.txt
+.venv/bin/python -m pip install -q --no-deps pyctcdecode==0.5.0
 
 .venv/bin/python -m pip install -q --no-deps -e .
 echo "setup done: $(.venv/bin/python -c 'import ctcbias,sys; print(ctcbias.__version__, sys.version.split()[0])')"

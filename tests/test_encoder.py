@@ -76,8 +76,13 @@ def test_long_audio_is_windowed_and_stitched(model_file):
 
     m = WhisperEncoder.from_ct2(model_file)
     x = np.tile(_clip(), 30)[: 16000 * 65]  # 65 s: three 30 s windows
-    outs = encode(m, x)
+    outs = encode(m, x, bf16=False)
     assert len(outs) == 6 and outs[-1].shape == (65 * 50, 512)
-    # frames well inside the first window match encoding only the first 30 s
-    first = encode(m, x[: 16000 * 30])[-1]
-    assert torch.allclose(outs[-1][:1200], first[:1200], atol=0.1)
+    # the first window's frames are exactly what encoding only the first 30 s gives
+    first = encode(m, x[: 16000 * 30], bf16=False)[-1]
+    assert (outs[-1][:1200] - first[:1200]).abs().max() < 1e-2
+    # the second window starts at 26 s: its kept frames (from 28 s) match encoding 26-56 s alone
+    second = encode(m, x[16000 * 26: 16000 * 56], bf16=False)[-1]
+    # (its first mel frame differs by the STFT's edge padding, which attention spreads a little)
+    diff = (outs[-1][1400:2700] - second[100:1400]).abs().mean()
+    assert diff < 0.01 * second[100:1400].abs().mean(), diff

@@ -58,6 +58,11 @@ def train_base(
     epochs: float = typer.Option(2.0, min=0.01),
     limit_minutes: float = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit"),
     jobs: int = typer.Option(2, min=1, help="encoder workers for the feature cache"),
+    init: Optional[Path] = typer.Option(None, help="start from an earlier run's checkpoint (last.pt)"),
+    lr: float = typer.Option(1.2e-3, min=0.0),
+    warmup: int = typer.Option(300, min=1),
+    time_mask_max: int = typer.Option(25, min=0, help="SpecAugment: longest time mask, encoder frames"),
+    dim_mask_max: int = typer.Option(48, min=0, help="SpecAugment: widest feature mask"),
 ):
     """Cache encoder features (resumable), then train the CTC stack (resumable) and export it."""
     import logging
@@ -74,7 +79,8 @@ def train_base(
                         handlers=[logging.FileHandler(work / "train.log"), logging.StreamHandler(sys.stderr)])
     for name in ("dev", "train"):
         cache_features(data / f"{name}.jsonl", feats, jobs=jobs)
-    train(TrainConfig(data=data, feats=feats, work=work, out=out, epochs=epochs, limit_minutes=limit_minutes))
+    train(TrainConfig(data=data, feats=feats, work=work, out=out, epochs=epochs, limit_minutes=limit_minutes,
+                      init=init, lr=lr, warmup=warmup, time_mask_max=time_mask_max, dim_mask_max=dim_mask_max))
 
 
 @train_app.command("lm")

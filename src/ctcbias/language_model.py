@@ -37,6 +37,12 @@ class LanguageModel(abc.ABC):
     @abc.abstractmethod
     def __contains__(self, word: str) -> bool: ...
 
+    @property
+    def prefixes(self) -> frozenset[str]:
+        """Every prefix of every vocabulary word (empty if the vocabulary is unknown): lets the beam
+        search penalize a partial word no known word starts with, instead of waiting for its end."""
+        return frozenset()
+
 
 class KenLM(LanguageModel):
     def __init__(self, path: str | Path):
@@ -47,7 +53,15 @@ class KenLM(LanguageModel):
             raise FileNotFoundError(f"{path}: no language model there")
         self.model = kenlm.Model(str(path))
         self._kenlm = kenlm
-        self._cache: dict = {}
+        vocab = self.path.with_name(self.path.stem + ".vocab")
+        self._vocab = vocab.read_text().split() if vocab.exists() else []
+        self._prefixes: frozenset[str] | None = None
+
+    @property
+    def prefixes(self) -> frozenset[str]:
+        if self._prefixes is None:
+            self._prefixes = frozenset(w[:i] for w in self._vocab for i in range(1, len(w) + 1))
+        return self._prefixes
 
     def start(self):
         s = self._kenlm.State()

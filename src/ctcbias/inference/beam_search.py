@@ -32,6 +32,7 @@ class BeamConfig:
     blank_skip: float = -0.0005  # blank log-prob above this: a blank-only frame
     lm_weight: float = 0.5
     word_bonus: float = 1.0
+    unk_offset: float = -10.0  # once, when a partial word stops being a prefix of any known word
     nbest: int = 8
 
 
@@ -69,6 +70,9 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
     beams: dict[tuple, list[float]] = {(): [0.0, NEG]}  # prefix -> [log p_blank, log p_nonblank]
     k = min(cfg.top_k, logp.shape[1] - 1)
     top = np.argpartition(-logp[:, 1:], k - 1, axis=1)[:, :k] + 1
+    known = lm.prefixes if lm is not None else frozenset()
+    if known and bias is not None and len(bias):
+        known = known | {w[:i] for w in bias.words for i in range(1, len(w) + 1)}
     best_lp = logp.max(axis=1)
 
     def extend(prefix: tuple, c: int, gap: float | None) -> tuple:
@@ -88,6 +92,8 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
             word = piece[1:]
         else:
             word += piece
+        if known and word not in known and (ws or m.word in known):
+            extra += cfg.unk_offset  # no known word starts like this
         match = EMPTY
         if trie is not None:
             match, delta = advance(trie, m.match, c, ws or not prefix, gap, boost)

@@ -34,3 +34,7 @@ class UnigramBoostedLM(LanguageModel):
 
     def __contains__(self, word: str) -> bool:
         return word in self.lm or word in self.words
+
+    @property
+    def prefixes(self) -> frozenset[str]:
+        return self.lm.prefixes

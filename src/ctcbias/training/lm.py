@@ -40,6 +40,7 @@ def build_lm(data: Path, out: Path, bin_dir: Path, order: int = 3) -> dict:
     if r.returncode != 0:
         raise RuntimeError(f"build_binary failed: {r.stderr[-800:]}")
     arpa.unlink()
+    (out / "lm.vocab").write_text("\n".join(sorted({w for t in kept for w in t.split()})) + "\n")
     stats = {"sentences": len(kept), "words": sum(len(t.split()) for t in kept), "order": order,
              "vocabulary": len({w for t in kept for w in t.split()}),
              "bytes": (out / "lm.bin").stat().st_size}

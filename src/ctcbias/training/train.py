@@ -47,6 +47,7 @@ class TrainConfig:
     ckpt_every: int = 100
     seed: int = 0
     limit_minutes: float = 0.0  # stop (checkpointed) after this much wall time; 0 = no limit
+    init: Path | None = None  # start from the weights of an earlier run's checkpoint (a second phase)
 
 
 def _items(manifest: Path, feats: FeatureSet, tok: Tokenizer, phones: PhoneSet, lexicon: dict) -> list[dict]:
@@ -174,6 +175,9 @@ def train(cfg: TrainConfig) -> Path:
 
     step, elapsed = 0, 0.0
     ckpt = cfg.work / "last.pt"
+    if cfg.init is not None and not ckpt.exists():
+        model.load_state_dict(torch.load(cfg.init, weights_only=False)["model"])
+        log.info("initialized from %s", cfg.init)
     if ckpt.exists():
         st = torch.load(ckpt, weights_only=False)
         model.load_state_dict(st["model"]), opt.load_state_dict(st["opt"])
