@@ -71,3 +71,19 @@ def test_cli_json_manifest_and_bad_file(tmp_path, clips):
     assert lines[2]["text"] and {"word", "start", "end", "confidence"} <= set(lines[2]["words"][0])
     r = runner.invoke(app, ["transcribe", str(clips[0][0]), "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout.splitlines()[0])["audio"] == str(clips[0][0])
+
+
+def test_word_list_brings_in_entities_spelled_as_given(rec):
+    from pathlib import Path
+
+    ex = Path(__file__).resolve().parents[1] / "examples"
+    words = (ex / "words.txt").read_text(encoding="utf-8").splitlines()
+    said = {"Okafor", "Lisinopril", "Tocilizumab"}
+    plain = rec.transcribe(ex / "pharmacy.wav", bias="none")
+    biased = rec.transcribe(ex / "pharmacy.wav", words=words)
+    assert not said & {w.word for w in plain.words}
+    got = {w.word for w in biased.words if w.entity}
+    assert len(got & said) >= 2, biased.text
+    assert got <= set(words)  # only list entries are flagged, in the user's spelling
+    # nothing of this call's list reaches the next call
+    assert not {w.word for w in rec.transcribe(ex / "pharmacy.wav", words=["Metformin"]).words} & said
