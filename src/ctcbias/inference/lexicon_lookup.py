@@ -46,18 +46,24 @@ def _greedy_phones(phone_logp: np.ndarray) -> list[tuple[int, int]]:
     return [(int(b), t) for t, b in enumerate(best) if b != 0 and (t == 0 or b != best[t - 1])]
 
 
-def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer) -> list[tuple[int, int]] | None:
-    """(first, last) frame of each word of a token sequence, by forced alignment."""
+def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer,
+                with_confidence: bool = False) -> list[tuple] | None:
+    """(first, last) frame of each word of a token sequence, by forced alignment; with
+    ``with_confidence``, also the geometric mean of its units' best posterior on their frames."""
     spans = ctc_align(logp, tokens)
     if spans is None:
         return None
-    words: list[list[int]] = []
+    words: list[list] = []
     for t, (a, b) in zip(tokens, spans):
+        lp = float(logp[a:b + 1, t].max())
         if tok.word_start(t) or not words:
-            words.append([a, b])
+            words.append([a, b, [lp]])
         else:
             words[-1][1] = b
-    return [tuple(w) for w in words]
+            words[-1][2].append(lp)
+    if with_confidence:
+        return [(a, b, float(np.exp(np.mean(lps)))) for a, b, lps in words]
+    return [(a, b) for a, b, _ in words]
 
 
 def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,

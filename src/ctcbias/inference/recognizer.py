@@ -189,15 +189,11 @@ def timed_words(text: str, tokens: list[int], logp: np.ndarray, tok: Tokenizer, 
     from .lexicon_lookup import word_frames
 
     words = text.split()
-    frames = word_frames(tokens, logp, tok)
+    frames = word_frames(tokens, logp, tok, with_confidence=True)
     if frames is None or len(frames) != len(words):
         return Result(text, [Word(w, 0.0, round(duration, 2), 0.0) for w in words], duration)
-    out, k = [], 0
-    for w, (a, b) in zip(words, frames):
-        n = len(tok.encode(w))
-        conf = float(np.exp(np.mean([logp[a, tokens[k + i]] if k + i < len(tokens) else -10 for i in range(n)])))
-        k += n
-        out.append(Word(w, round(a * FRAME_SECONDS, 2), round((b + 1) * FRAME_SECONDS, 2), round(conf, 3)))
+    out = [Word(w, round(a * FRAME_SECONDS, 2), round((b + 1) * FRAME_SECONDS, 2), round(max(c, 1e-3), 3))
+           for w, (a, b, c) in zip(words, frames)]
     return Result(text, out, duration)
 
 
