@@ -92,8 +92,9 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
             word = piece[1:]
         else:
             word += piece
-        if known and word not in known and (ws or m.word in known):
-            extra += cfg.unk_offset  # no known word starts like this
+        # once, when the partial word stops being the start of any known word ("▁" alone is fine)
+        if known and word and word not in known and (ws or not m.word or m.word in known):
+            extra += cfg.unk_offset
         match = EMPTY
         if trie is not None:
             match, delta = advance(trie, m.match, c, ws or not prefix, gap, boost)
