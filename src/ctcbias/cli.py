@@ -215,7 +215,7 @@ def bench(
     if suite == "decoder":
         from .evaluation.biasing import run as run_decoder
 
-        r = run_decoder(data, out, limit, with_dev=dev)
+        run_decoder(data, out, limit, with_dev=dev)
         typer.echo(f"written to {out}/DECODER.md")
         return
     if suite != "base":

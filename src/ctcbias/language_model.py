@@ -12,7 +12,7 @@ import abc
 import math
 from pathlib import Path
 
-__all__ = ["LanguageModel", "KenLM", "build_arpa"]
+__all__ = ["LanguageModel", "KenLM"]
 
 LOG10 = math.log(10.0)
 
@@ -81,13 +81,3 @@ class KenLM(LanguageModel):
     def __contains__(self, word: str) -> bool:
         return word in self.model
 
-
-def build_arpa(texts: list[str], out: Path, order: int = 3, lmplz: str = "lmplz") -> Path:
-    """Estimate a modified Kneser-Ney n-gram with kenlm's ``lmplz`` (keeps ``<unk>`` mass for OOVs)."""
-    import subprocess
-
-    r = subprocess.run([lmplz, "-o", str(order), "--discount_fallback", "-S", "20%", "--arpa", str(out)],
-                       input="\n".join(texts) + "\n", text=True, capture_output=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"lmplz failed: {r.stderr[-500:]}")
-    return out

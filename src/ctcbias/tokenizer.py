@@ -46,12 +46,18 @@ class PhoneSet:
     def __len__(self) -> int:
         return len(self.units)
 
-    def encode_words(self, words: list[str], lexicon: dict[str, list[str]] | None = None) -> list[int]:
-        """Phone ids of a word sequence, first pronunciation of each word (lexicon, else CMUdict/G2P)."""
-        lexicon = lexicon if lexicon is not None else {}
-        missing = sorted({w for w in words if w not in lexicon})
+    @staticmethod
+    def fill_lexicon(lexicon: dict[str, list[str]], words) -> dict[str, list[str]]:
+        """Add the first pronunciation (CMUdict, else G2P) of every word ``lexicon`` lacks, in one
+        G2P call; call it with a whole corpus's words rather than per sentence."""
+        missing = sorted(set(words) - set(lexicon))
         for w, prons in zip(missing, pronounce(missing)):
             lexicon[w] = prons[0] if prons else []
+        return lexicon
+
+    def encode_words(self, words: list[str], lexicon: dict[str, list[str]] | None = None) -> list[int]:
+        """Phone ids of a word sequence, first pronunciation of each word (lexicon, else CMUdict/G2P)."""
+        lexicon = self.fill_lexicon(lexicon if lexicon is not None else {}, words)
         return [self.index[p] for w in words for p in lexicon[w]]
 
 

@@ -20,12 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..normalize import normalize
+from ..training.train import greedy_ids
 from .metrics import Counts, score
-
-
-def _greedy_ids(logp: np.ndarray) -> list[int]:
-    best = logp.argmax(-1)
-    return [int(b) for i, b in enumerate(best) if b != 0 and (i == 0 or b != best[i - 1])]
 
 
 def _commit() -> str:
@@ -67,7 +63,7 @@ def run(data: Path, realspeech: Path, out: Path, limit: int = 0) -> dict:
 
     # Dev: phone error rate of the phone head, WER of both subword heads.
     items = [json.loads(l) for l in (data / "dev.jsonl").open()][: limit or None]
-    lex: dict = {}
+    lex = rec.phones.fill_lexicon({}, {w for it in items for w in it["text"].split()})
     refs, hyps, ihyps, pref, phyp = [], [], [], [], []
     for it in tqdm(items, desc="dev", unit="utt"):
         p = rec.posteriors(data / it["audio"])
@@ -75,7 +71,7 @@ def run(data: Path, realspeech: Path, out: Path, limit: int = 0) -> dict:
         hyps.append(greedy_decode(p.subword, rec.tokenizer).text)
         ihyps.append(greedy_decode(p.inter, rec.tokenizer).text)
         pref.append(" ".join(map(str, rec.phones.encode_words(it["text"].split(), lex))))
-        phyp.append(" ".join(map(str, _greedy_ids(p.phone))))
+        phyp.append(" ".join(map(str, greedy_ids(p.phone, len(p.phone)))))
     res["dev"] = {"wer": round(jiwer.wer(refs, hyps), 4), "wer_intermediate_head": round(jiwer.wer(refs, ihyps), 4),
                   "per": round(jiwer.wer(pref, phyp), 4), "utterances": len(items)}
 
@@ -84,7 +80,7 @@ def run(data: Path, realspeech: Path, out: Path, limit: int = 0) -> dict:
     by_corpus: dict[str, list] = {}
     refs, hyps = [], []
     for it in tqdm(rs, desc="realspeech", unit="utt"):
-        hyp = rec.transcribe(realspeech / it["audio"]).text
+        hyp = greedy_decode(rec.posteriors(realspeech / it["audio"]).subword, rec.tokenizer).text
         ref = normalize(it["text"])
         refs.append(ref)
         hyps.append(hyp)

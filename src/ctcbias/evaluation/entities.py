@@ -8,18 +8,16 @@ from dataclasses import dataclass
 
 from ..inference.biasing_list import BiasingList
 from ..inference.phonetic_rescoring import entity_spans
+from .metrics import Tally
 
 __all__ = ["EntityCounts", "entity_counts"]
 
 
 @dataclass
-class EntityCounts:
+class EntityCounts(Tally):
     tp: int = 0
     fp: int = 0
     fn: int = 0
-
-    def add(self, o: "EntityCounts") -> None:
-        self.tp, self.fp, self.fn = self.tp + o.tp, self.fp + o.fp, self.fn + o.fn
 
     @property
     def precision(self) -> float:

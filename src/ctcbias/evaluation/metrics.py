@@ -12,21 +12,25 @@ from dataclasses import dataclass, field
 
 import jiwer
 
-__all__ = ["Counts", "score"]
+__all__ = ["Tally", "Counts", "score"]
+
+
+class Tally:
+    """A dataclass of counts that add up field by field over utterances."""
+
+    def add(self, o: "Tally") -> None:
+        for k in self.__dataclass_fields__:
+            setattr(self, k, getattr(self, k) + getattr(o, k))
 
 
 @dataclass
-class Counts:
+class Counts(Tally):
     ref_words: int = 0
     errors: int = 0
     b_words: int = 0
     b_errors: int = 0
     u_words: int = 0
     u_errors: int = 0
-
-    def add(self, o: "Counts") -> None:
-        for k in self.__dataclass_fields__:
-            setattr(self, k, getattr(self, k) + getattr(o, k))
 
     @property
     def wer(self) -> float:

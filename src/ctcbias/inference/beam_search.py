@@ -71,8 +71,10 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
     k = min(cfg.top_k, logp.shape[1] - 1)
     top = np.argpartition(-logp[:, 1:], k - 1, axis=1)[:, :k] + 1
     known = lm.prefixes if lm is not None else frozenset()
-    if known and bias is not None and len(bias):
-        known = known | {w[:i] for w in bias.words for i in range(1, len(w) + 1)}
+    listed = {w[:i] for w in bias.words for i in range(1, len(w) + 1)} if known and bias is not None else set()
+
+    def is_known(w: str) -> bool:
+        return w in known or w in listed
     best_lp = logp.max(axis=1)
 
     def extend(prefix: tuple, c: int, gap: float | None) -> tuple:
@@ -93,7 +95,7 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
         else:
             word += piece
         # once, when the partial word stops being the start of any known word ("▁" alone is fine)
-        if known and word and word not in known and (ws or not m.word or m.word in known):
+        if known and word and not is_known(word) and (ws or not m.word or is_known(m.word)):
             extra += cfg.unk_offset
         match = EMPTY
         if trie is not None:

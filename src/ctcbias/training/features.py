@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 CHUNK = 1000
+_ENC = None  # one encoder per worker process
 
 
 def _encode_chunk(args: tuple[list[dict], Path, Path, int]) -> int:
@@ -25,7 +26,10 @@ def _encode_chunk(args: tuple[list[dict], Path, Path, int]) -> int:
 
     items, root, dst, threads = args
     torch.set_num_threads(threads)
-    enc = _encode_chunk.__dict__.setdefault("enc", WhisperEncoder.from_ct2())
+    global _ENC
+    if _ENC is None:
+        _ENC = WhisperEncoder.from_ct2()
+    enc = _ENC
     feats, lens = [], []
     for it in items:
         x = encode(enc, load_audio(root / it["audio"]))[-1]

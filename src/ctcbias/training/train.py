@@ -144,13 +144,7 @@ def train(cfg: TrainConfig) -> Path:
     lex_file = cfg.work / "lexicon.json"
     lexicon = json.loads(lex_file.read_text()) if lex_file.exists() else {}
     vocab = {w for f in ("train", "dev") for l in (cfg.data / f"{f}.jsonl").open() for w in json.loads(l)["text"].split()}
-    missing = sorted(vocab - set(lexicon))
-    if missing:  # one G2P call for every word, not one per utterance
-        from ..pronounce import pronounce
-
-        for w, p in zip(missing, pronounce(missing)):
-            lexicon[w] = p[0] if p else []
-        lex_file.write_text(json.dumps(lexicon))
+    phones.fill_lexicon(lexicon, vocab)  # one G2P call for every word, not one per utterance
     ftrain, fdev = FeatureSet.open(cfg.feats / "train"), FeatureSet.open(cfg.feats / "dev")
     train_items = _items(cfg.data / "train.jsonl", ftrain, tok, phones, lexicon)
     dev_items = _items(cfg.data / "dev.jsonl", fdev, tok, phones, lexicon)
