@@ -6,6 +6,7 @@ Bad input raises :class:`AudioError` with a message a user can act on, never a r
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -53,15 +54,16 @@ def load_audio(src: str | Path | bytes | np.ndarray, sample_rate: int | None = N
         try:
             info = sf.info(f)
             if info.samplerate and info.frames / info.samplerate > max_seconds:
-                raise AudioError(f"{name}: {info.frames / info.samplerate / 3600:.1f} h long; "
-                                 f"the limit is {max_seconds / 3600:.1f} h (split it first)")
+                raise AudioError(f"{name}: {_dur(info.frames / info.samplerate)} long; "
+                                 f"the limit is {_dur(max_seconds)} (split it first)")
             if isinstance(f, io.BytesIO):
                 f.seek(0)
             x, sr = sf.read(f, dtype="float32", always_2d=True)
         except AudioError:
             raise
         except Exception as e:  # soundfile/libsndfile errors are many types
-            raise AudioError(f"{name}: cannot read audio ({str(e).splitlines()[0][:200]})") from None
+            why = re.sub(r"^Error opening .*?: ", "", str(e).splitlines()[0])[:200]  # drop the object's repr
+            raise AudioError(f"{name}: cannot read audio ({why})") from None
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 2:
         x = x.mean(axis=1) if x.shape[1] <= 16 else x.mean(axis=0)  # (samples, ch) or (ch, samples)
@@ -76,7 +78,7 @@ def load_audio(src: str | Path | bytes | np.ndarray, sample_rate: int | None = N
     if len(x) / sr < MIN_SECONDS:
         raise AudioError(f"{name}: {len(x) / sr * 1000:.0f} ms long; at least {MIN_SECONDS * 1000:.0f} ms is needed")
     if len(x) / sr > max_seconds:
-        raise AudioError(f"{name}: {len(x) / sr / 3600:.1f} h long; the limit is {max_seconds / 3600:.1f} h")
+        raise AudioError(f"{name}: {_dur(len(x) / sr)} long; the limit is {_dur(max_seconds)} (split it first)")
     if sr != SAMPLE_RATE:
         import soxr
 
@@ -85,3 +87,7 @@ def load_audio(src: str | Path | bytes | np.ndarray, sample_rate: int | None = N
     if peak > 1.0:  # float input outside [-1, 1]: scale down rather than wrap
         x = x / peak
     return x
+
+
+def _dur(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds:.0f} s"

@@ -83,6 +83,32 @@ def train_base(
                       init=init, lr=lr, warmup=warmup, time_mask_max=time_mask_max, dim_mask_max=dim_mask_max))
 
 
+@train_app.command("adapter")
+def train_adapter_cmd(
+    data: Path = typer.Option(Path("data/synth"), help="data factory output"),
+    feats: Path = typer.Option(Path("data/feats"), help="encoder feature cache (from 'train base')"),
+    model: Path = typer.Option(Path("src/ctcbias/assets/base"), help="the frozen base; adapter.pt goes beside it"),
+    work: Path = typer.Option(Path("data/adapter-work"), help="checkpoints and log"),
+    epochs: float = typer.Option(2.0, min=0.01),
+    limit_minutes: float = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit"),
+    lr: float = typer.Option(1e-3, min=0.0),
+    max_distractors: int = typer.Option(300, min=0, help="most distractors in a training list"),
+):
+    """Train the contextual adapter (encoder biasing) on the frozen base stack, resumable."""
+    import logging
+
+    from .training.adapter import AdapterTrainConfig, train_adapter
+
+    if not (model / "stack.pt").exists() or not (feats / "train").exists():
+        typer.echo(f"need a trained base in {model} and its feature cache in {feats} ('ctcbias train base')", err=True)
+        raise typer.Exit(2)
+    work.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.FileHandler(work / "train.log"), logging.StreamHandler(sys.stderr)])
+    train_adapter(AdapterTrainConfig(data=data, feats=feats, model=model, work=work, epochs=epochs,
+                                     limit_minutes=limit_minutes, lr=lr, max_distractors=max_distractors))
+
+
 @train_app.command("lm")
 def train_lm(
     data: Path = typer.Option(Path("data/synth"), help="data factory output"),
@@ -113,27 +139,48 @@ def _read_words(words_file: Optional[Path], word: Optional[list[str]]) -> list[s
     return out
 
 
+FORMATS = ("text", "json", "srt", "vtt")
+
+
 @app.command()
 def transcribe(
     audio: Optional[list[Path]] = typer.Argument(None, help="audio files (any format soundfile reads)"),
-    as_json: bool = typer.Option(False, "--json", help="one JSON object per file"),
+    fmt: str = typer.Option("text", "--format", "-f", help="text | json (one object per file) | srt | vtt"),
+    as_json: bool = typer.Option(False, "--json", help="same as --format json"),
     manifest: Optional[Path] = typer.Option(None, help='JSON lines {"id", "audio", "words"} to transcribe'),
     out: Optional[Path] = typer.Option(None, help="with --manifest: write JSON lines here (default stdout)"),
+    out_dir: Optional[Path] = typer.Option(None, help="srt / vtt for several files: one file each, written here"),
     model: Optional[Path] = typer.Option(None, help="trained model folder (default: the shipped one)"),
     encoder: Optional[Path] = typer.Option(None, help="CTranslate2 Whisper model.bin or folder (default: Whisper-base)"),
     words_file: Optional[Path] = typer.Option(None, "--words", help="biasing list, one entry a line"),
     word: Optional[list[str]] = typer.Option(None, "--word", help="a biasing entry (repeatable)"),
-    bias: str = typer.Option("decoder", help="none | decoder (encoder and joint arrive with the adapter)"),
+    bias: str = typer.Option("auto", help="none | decoder | encoder (adapter) | joint | auto (joint when the "
+                                          "model has an adapter, else decoder)"),
     techniques: str = typer.Option(",".join(("subword", "unigram", "phonetic", "lexicon", "g2g")),
                                    help="decoder techniques, comma-separated: subword,unigram,phonetic,lexicon,g2g"),
     greedy: bool = typer.Option(False, help="best unit per frame: no beam search, no LM, no list"),
+    attention_plot: Optional[Path] = typer.Option(None, help="PNG of the adapter's attention over the list "
+                                                             "(one audio file, encoder or joint biasing)"),
 ):
-    """Transcribe audio files or a manifest. Exit 0: all done; 1: some files failed; 2: bad usage."""
+    """Transcribe audio files or a manifest.
+
+    Exit codes: 0 all transcribed; 1 some inputs failed (their errors on stderr, the rest done);
+    2 bad usage (options, word list, manifest); 3 the model could not be loaded."""
+    fmt = "json" if as_json else fmt
+    if fmt not in FORMATS:
+        typer.echo(f"--format must be one of {', '.join(FORMATS)}", err=True)
+        raise typer.Exit(2)
     if not audio and manifest is None:
         typer.echo("give audio files or --manifest", err=True)
         raise typer.Exit(2)
-    if bias in ("encoder", "joint"):
-        typer.echo(f"--bias {bias}: not available yet (needs the contextual adapter); use none or decoder", err=True)
+    if manifest is not None and fmt in ("srt", "vtt"):
+        typer.echo("--manifest writes JSON lines; --format srt/vtt is for audio files", err=True)
+        raise typer.Exit(2)
+    if fmt in ("srt", "vtt") and len(audio or []) > 1 and out_dir is None:
+        typer.echo(f"--format {fmt} with several files needs --out-dir", err=True)
+        raise typer.Exit(2)
+    if attention_plot is not None and (len(audio or []) != 1 or manifest is not None):
+        typer.echo("--attention-plot takes exactly one audio file", err=True)
         raise typer.Exit(2)
     from .inference.recognizer import DecodingOptions
 
@@ -148,8 +195,8 @@ def transcribe(
     if manifest is not None:
         try:
             lines = manifest.read_text(encoding="utf-8").splitlines()
-        except OSError as e:
-            typer.echo(f"{manifest}: cannot read ({e.strerror})", err=True)
+        except (OSError, UnicodeDecodeError) as e:
+            typer.echo(f"{manifest}: cannot read ({getattr(e, 'strerror', None) or e})", err=True)
             raise typer.Exit(2)
         for n, line in enumerate(lines, 1):
             if not line.strip():
@@ -170,31 +217,64 @@ def transcribe(
 
     try:
         rec = Recognizer.load(model, encoder)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
         typer.echo(f"cannot load the model: {e}", err=True)
+        raise typer.Exit(3)
+    opts = rec.resolve(opts)
+    if opts.bias in ("encoder", "joint") and rec.adapter is None:
+        typer.echo(f"--bias {opts.bias}: {rec.model_dir} has no contextual adapter; use decoder or none", err=True)
         raise typer.Exit(2)
+    if words and manifest is None:  # one list for all files: check it (and compile it) once
+        try:
+            words = rec.compile(words, opts)
+        except BiasingListError as e:
+            typer.echo(f"word list: {e}", err=True)
+            raise typer.Exit(2)
+        for raw, why in words.rejected:
+            typer.echo(f"word list: skipped {raw!r}: {why}", err=True)
+        for job in jobs:
+            job["words"] = words
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
     sink = open(out, "w", encoding="utf-8") if out else sys.stdout
     failed = 0
     try:
         for job in tqdm(jobs, unit="file", disable=len(jobs) < 2, file=sys.stderr):
             try:
-                r = rec.transcribe(job["path"], words=job["words"], options=opts)
+                r = rec.transcribe(job["path"], words=job["words"], options=opts,
+                                   attention=attention_plot is not None)
             except (AudioError, BiasingListError) as e:
                 failed += 1
-                typer.echo(f"error: {e}", err=True)
-                if as_json or manifest is not None:
+                typer.echo(f"error: {job['audio']}: {e}", err=True)
+                if fmt == "json" or manifest is not None:
                     rec_out = {"audio": job["audio"], "error": str(e)}
                     if "id" in job:
                         rec_out = {"id": job["id"], **rec_out}
-                    print(json.dumps(rec_out), file=sink, flush=True)
+                    print(json.dumps(rec_out, ensure_ascii=False), file=sink, flush=True)
                 continue
-            if as_json or manifest is not None:
+            if fmt == "json" or manifest is not None:
                 obj = {"audio": job["audio"], **r.to_dict()}
                 if "id" in job:
                     obj = {"id": job["id"], **obj}
                 print(json.dumps(obj, ensure_ascii=False), file=sink, flush=True)
+            elif fmt in ("srt", "vtt"):
+                from .inference.formats import to_srt, to_vtt
+
+                sub = (to_srt if fmt == "srt" else to_vtt)(r)
+                if out_dir is not None:
+                    (out_dir / f"{Path(job['audio']).stem}.{fmt}").write_text(sub, encoding="utf-8")
+                else:
+                    print(sub, end="", file=sink, flush=True)
             else:
                 print(r.text if len(jobs) == 1 else f"{job['audio']}\t{r.text}", file=sink, flush=True)
+            if attention_plot is not None:
+                if r.attention is None:
+                    typer.echo("no attention to plot: it needs a word list and --bias encoder or joint", err=True)
+                    failed += 1
+                else:
+                    from .inference.attention_plot import plot_attention
+
+                    plot_attention(r, attention_plot)
     finally:
         if out:
             sink.close()
@@ -228,9 +308,15 @@ def bench(
 
 
 @app.command()
-def serve():
-    """Run the HTTP service (product surface issue)."""
-    _later("serve", "the product surface issue")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535),
+    workers: int = typer.Option(1, min=1, help="processes, each with its own copy of the model"),
+):
+    """Run the HTTP service: POST /v1/transcribe, GET /health, the web page at /, OpenAPI at /docs."""
+    import uvicorn
+
+    uvicorn.run("ctcbias.service.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 if __name__ == "__main__":

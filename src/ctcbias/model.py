@@ -77,8 +77,14 @@ class CTCStack(nn.Module):
         return enc_lengths // self.config.stack
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor | None = None, bias=None) -> StackOutput:
-        """feats: (batch, enc_frames, in_dim). ``bias``: optional callable(layer_outputs) -> added
-        to the hidden state after block ``inter_layer`` (the contextual adapter's hook)."""
+        """feats: (batch, enc_frames, in_dim). ``bias``: optional callable(block outputs, padding)
+        whose result is added to the hidden state after block ``inter_layer`` (the contextual
+        adapter's hook)."""
+        return self.upper(*self.lower(feats, lengths), bias=bias)
+
+    def lower(self, feats: torch.Tensor, lengths: torch.Tensor | None = None):
+        """Blocks up to ``inter_layer``: what the adapter reads and does not change. Split out so
+        adapter training can run it without gradients."""
         c = self.config
         b, t, _ = feats.shape
         t = t // c.stack
@@ -87,11 +93,20 @@ class CTCStack(nn.Module):
         pad = torch.arange(t)[None, :] >= lengths[:, None]
         x = x + self.pos(x.transpose(1, 2)).transpose(1, 2)
         hidden = []
-        for i, blk in enumerate(self.blocks, 1):
+        for blk in self.blocks[: c.inter_layer]:
             x = blk(x, pad if pad.any() else None)
             hidden.append(x)
-            if i == c.inter_layer and bias is not None:
-                x = x + bias(hidden)
+        return hidden, pad, lengths
+
+    def upper(self, hidden: list[torch.Tensor], pad: torch.Tensor, lengths: torch.Tensor, bias=None) -> StackOutput:
+        c = self.config
+        x = hidden[-1]
+        if bias is not None:
+            x = x + bias(hidden, pad)
+        hidden = list(hidden)
+        for blk in self.blocks[c.inter_layer:]:
+            x = blk(x, pad if pad.any() else None)
+            hidden.append(x)
         return StackOutput(
             subword=F.log_softmax(self.out_head(self.ln_out(x)), -1),
             inter=F.log_softmax(self.inter_head(self.ln_inter(hidden[c.inter_layer - 1])), -1),

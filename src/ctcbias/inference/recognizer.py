@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..audio import SAMPLE_RATE, load_audio
+from ..contextual_adapter import AdapterConfig, ContextualAdapter
 from ..encoder import WhisperEncoder, encode
 from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer
@@ -26,15 +27,16 @@ __all__ = ["Recognizer", "Result", "Word", "Posteriors", "DecodingOptions", "TEC
 
 # The five decoder techniques of the method, by the names the CLI and the benchmark use.
 TECHNIQUES = ("subword", "unigram", "phonetic", "lexicon", "g2g")
-BIAS_MODES = ("none", "decoder", "encoder", "joint")
+BIAS_MODES = ("auto", "none", "decoder", "encoder", "joint")  # auto: joint with an adapter, else decoder
 
 
 @dataclass(frozen=True)
 class DecodingOptions:
-    """Everything that changes how one call decodes. ``bias``: none | decoder (| encoder | joint
-    with the adapter); ``techniques``: which decoder techniques run when biasing."""
+    """Everything that changes how one call decodes. ``bias``: none | decoder | encoder (the
+    contextual adapter) | joint (both) | auto (joint when the model has an adapter, else decoder);
+    ``techniques``: which decoder techniques run when the decoder biases."""
 
-    bias: str = "decoder"
+    bias: str = "auto"
     techniques: tuple[str, ...] = TECHNIQUES
     greedy: bool = False  # no beam search, no LM: best unit per frame
     use_lm: bool = True
@@ -70,9 +72,17 @@ class Result:
     text: str
     words: list[Word] = field(default_factory=list)
     duration: float = 0.0
+    # on request (``attention=True``): the adapter's weights, (frames, 1 + entries), 25 frames a second,
+    # and the entries they belong to, "<no-bias>" first
+    attention: np.ndarray | None = None
+    attention_entries: list[str] | None = None
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "words": [asdict(w) for w in self.words]}
+        d = {"text": self.text, "words": [asdict(w) for w in self.words]}
+        if self.attention is not None:
+            d["attention"] = {"entries": self.attention_entries, "frame_seconds": FRAME_SECONDS,
+                              "weights": np.round(self.attention, 3).tolist()}
+        return d
 
 
 @dataclass
@@ -83,11 +93,13 @@ class Posteriors:
     inter: np.ndarray
     phone: np.ndarray
     duration: float
+    attention: np.ndarray | None = None  # adapter: (frames, 1 + entries), <no-bias> first
 
 
 class Recognizer:
-    def __init__(self, encoder: WhisperEncoder, stack: CTCStack, tokenizer: Tokenizer, model_dir: Path):
-        self.encoder, self.stack, self.tokenizer = encoder, stack, tokenizer
+    def __init__(self, encoder: WhisperEncoder, stack: CTCStack, tokenizer: Tokenizer, model_dir: Path,
+                 adapter: ContextualAdapter | None = None):
+        self.encoder, self.stack, self.tokenizer, self.adapter = encoder, stack, tokenizer, adapter
         self.phones = PhoneSet()
         self.model_dir = model_dir
 
@@ -107,17 +119,46 @@ class Recognizer:
         from ..pronounce import cmudict_prons
 
         cmudict_prons("a")  # load the pronunciation dictionary now, not inside the first call
-        return cls(enc, stack.eval(), Tokenizer(d / "subwords.model"), d)
+        adapter = None
+        if (d / "adapter.pt").exists():
+            meta = json.loads((d / "adapter.json").read_text())
+            adapter = ContextualAdapter(AdapterConfig(**meta["adapter"]))
+            adapter.load_state_dict({k: v.float() for k, v in torch.load(d / "adapter.pt", weights_only=True).items()})
+            adapter.eval()
+        return cls(enc, stack.eval(), Tokenizer(d / "subwords.model"), d, adapter)
 
     @torch.inference_mode()
-    def posteriors(self, audio, sample_rate: int | None = None) -> Posteriors:
+    def features(self, audio, sample_rate: int | None = None) -> tuple[torch.Tensor, float]:
+        """Encoder features ``(frames, width)`` of one recording and its duration in seconds."""
         x = audio if isinstance(audio, np.ndarray) and sample_rate in (None, SAMPLE_RATE) and audio.ndim == 1 \
             and audio.dtype == np.float32 else load_audio(audio, sample_rate)
-        feats = encode(self.encoder, x)[-1]
+        return encode(self.encoder, x)[-1], len(x) / SAMPLE_RATE
+
+    @torch.inference_mode()
+    def posteriors(self, audio, sample_rate: int | None = None, bias: BiasingList | None = None,
+                   features: tuple[torch.Tensor, float] | None = None) -> Posteriors:
+        """The CTC heads' log-probabilities. With ``bias`` (and a trained adapter) the contextual
+        adapter attends over its entries: encoder biasing. ``features`` skips the encoder."""
+        feats, duration = features if features is not None else self.features(audio, sample_rate)
+        hook = None
+        if bias is not None and len(bias):
+            if self.adapter is None:
+                raise RuntimeError(f"{self.model_dir} has no trained contextual adapter (adapter.pt)")
+            hook = self.adapter.bias_fn(self.entity_embeddings(bias))
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            o = self.stack(feats[None])
+            o = self.stack(feats[None], bias=hook)
+        att = hook.attention[0].float().numpy() if hook is not None else None
         return Posteriors(o.subword[0].float().numpy(), o.inter[0].float().numpy(), o.phone[0].float().numpy(),
-                          len(x) / SAMPLE_RATE)
+                          duration, att)
+
+    def entity_embeddings(self, bias: BiasingList) -> torch.Tensor:
+        """The adapter's embeddings of a list's entries, computed once per compiled list."""
+        cache = bias.__dict__.setdefault("_adapter_embeddings", {})
+        emb = cache.get(id(self.adapter))
+        if emb is None:
+            with torch.inference_mode():
+                emb = cache[id(self.adapter)] = self.adapter.embed([list(e.tokens[0]) for e in bias.entries])
+        return emb
 
     @property
     def lm(self):
@@ -134,28 +175,44 @@ class Recognizer:
         opts = options or DecodingOptions()
         return BiasingList.compile(words or [], self.tokenizer, variants="g2g" in opts.techniques)
 
+    def resolve(self, options: DecodingOptions | None = None, **overrides) -> DecodingOptions:
+        """Options with ``bias="auto"`` made concrete for this model."""
+        from dataclasses import replace
+
+        opts = replace(options or DecodingOptions(), **overrides)
+        if opts.bias == "auto":
+            opts = replace(opts, bias="joint" if self.adapter is not None else "decoder")
+        return opts
+
     def transcribe(self, audio, sample_rate: int | None = None, words: list[str] | BiasingList | None = None,
-                   options: DecodingOptions | None = None, **overrides) -> Result:
+                   options: DecodingOptions | None = None, attention: bool = False, **overrides) -> Result:
         """Transcribe one recording: a path, file bytes, or an array (give ``sample_rate``).
 
         ``words``: the biasing list for this call only. ``options`` / keyword overrides: see
         :class:`DecodingOptions` (e.g. ``bias="none"``, ``techniques=("subword", "unigram")``).
+        ``attention``: also return the contextual adapter's attention weights.
         """
-        from dataclasses import replace
-
-        opts = replace(options or DecodingOptions(), **overrides)
-        if opts.bias in ("encoder", "joint"):
-            raise NotImplementedError(f"bias={opts.bias!r} needs the contextual adapter, which is not trained yet")
+        opts = self.resolve(options, **overrides)
+        if opts.bias in ("encoder", "joint") and self.adapter is None:
+            raise RuntimeError(f"bias={opts.bias!r} needs the contextual adapter; {self.model_dir} has none "
+                               "(train one with 'ctcbias train adapter', or use bias='decoder')")
         bias = words if isinstance(words, BiasingList) else self.compile(words if opts.bias != "none" else [], opts)
-        return self.decode(self.posteriors(audio, sample_rate), bias, opts)
+        post = self.posteriors(audio, sample_rate, bias if opts.bias in ("encoder", "joint") else None)
+        result = self.decode(post, bias, opts)
+        if attention and post.attention is not None:
+            result.attention = post.attention
+            result.attention_entries = ["<no-bias>"] + [e.display for e in bias.entries]
+        return result
 
     def decode(self, post: Posteriors, bias: BiasingList, opts: DecodingOptions) -> Result:
         """The decoder half of :meth:`transcribe`, on posteriors already computed."""
+        opts = self.resolve(opts)
         if opts.bias == "none":
             bias = self.compile([], opts)
         if opts.greedy:
             return mark_entities(greedy_decode(post.subword, self.tokenizer, post.duration), bias)
-        tech = set(opts.techniques) if len(bias) else set()
+        # encoder biasing alone: the adapter already acted on the posteriors; beam + LM, no techniques
+        tech = set(opts.techniques) if len(bias) and opts.bias in ("decoder", "joint") else set()
 
         # 1 + 2: beam search with adaptive subword boosting and the LM's boosted OOV class
         lm = self.lm if opts.use_lm else None

@@ -1,0 +1,211 @@
+"""Train the contextual adapter on the frozen base stack, with random biasing lists.
+
+Each batch shares one list: the batch's true entities plus distractors drawn from the training
+entities, from none to ``max_distractors``. Each utterance's own entities are left out of the list
+with probability ``p_absent`` and a whole batch gets no list with ``p_empty``, so the adapter
+learns ``<no-bias>`` as well as the entities. The loss is the final head's CTC loss; the stack's
+weights never change. Held-out (reserved) and dev entities never appear: the training manifest
+holds none, and distractors come only from it. Resumable from ``work/adapter-last.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..contextual_adapter import AdapterConfig, ContextualAdapter
+from ..model import CTCStack, StackConfig
+from ..tokenizer import Tokenizer
+from .features import FeatureSet
+from .train import _batches, _collate, _ctc, greedy_ids
+
+log = logging.getLogger("ctcbias.adapter")
+
+
+@dataclass
+class AdapterTrainConfig:
+    data: Path = Path("data/synth")
+    feats: Path = Path("data/feats")
+    model: Path = Path("src/ctcbias/assets/base")  # the frozen base; the adapter is written beside it
+    work: Path = Path("data/adapter-work")
+    epochs: float = 2.0
+    batch_frames: int = 10000
+    lr: float = 1e-3
+    warmup: int = 100
+    max_distractors: int = 300
+    p_absent: float = 0.2
+    p_empty: float = 0.1
+    time_masks: int = 2  # light SpecAugment, so the adapter cannot lean on perfect audio
+    time_mask_max: int = 10
+    dim_masks: int = 0
+    dim_mask_max: int = 0
+    ckpt_every: int = 100
+    seed: int = 0
+    limit_minutes: float = 0.0
+
+
+def load_base(model_dir: Path) -> tuple[CTCStack, Tokenizer]:
+    meta = json.loads((model_dir / "config.json").read_text())
+    stack = CTCStack(StackConfig(**meta["stack"]))
+    stack.load_state_dict({k: v.float() for k, v in torch.load(model_dir / "stack.pt", weights_only=True).items()})
+    for p in stack.parameters():
+        p.requires_grad_(False)
+    return stack.eval(), Tokenizer(model_dir / "subwords.model")
+
+
+def _items(manifest: Path, feats: FeatureSet, tok: Tokenizer) -> list[dict]:
+    out = []
+    for line in manifest.open():
+        it = json.loads(line)
+        if it["id"] in feats:
+            ents = list(dict.fromkeys(e["spoken"] for e in it["entities"]))
+            out.append({"id": it["id"], "text": it["text"], "n": feats.index[it["id"]][2],
+                        "sub": tok.encode(it["text"]), "ents": ents})
+    return out
+
+
+def batch_list(batch: list[dict], pool: list[str], cfg: AdapterTrainConfig, rng: random.Random) -> list[str]:
+    """The shared list of one training batch (spoken forms)."""
+    if rng.random() < cfg.p_empty:
+        return []
+    true = [e for it in batch if rng.random() >= cfg.p_absent for e in it["ents"]]
+    # log-uniform list sizes: short lists are common in use, long ones must not confuse it
+    n = int(math.exp(rng.uniform(0, math.log(cfg.max_distractors + 1)))) - 1
+    lst = list(dict.fromkeys(true + rng.sample(pool, n)))
+    rng.shuffle(lst)
+    return lst
+
+
+@torch.no_grad()
+def evaluate(stack: CTCStack, adapter: ContextualAdapter, items: list[dict], feats: FeatureSet, tok: Tokenizer,
+             lists: list[list[str]]) -> dict:
+    """Greedy WER and entity hit rate on dev, without a list and with each utterance's own list."""
+    import jiwer
+
+    adapter.eval()
+    refs, plain, biased, hits, total = [], [], [], 0, 0
+    for it, lst in zip(items, lists):
+        x, lengths = _collate([it], feats, None, None)
+        low = stack.lower(x, lengths)
+        n = int(low[2][0])
+        emb = adapter.embed([tok.encode(e) for e in lst])
+        o0 = stack.upper(*low)
+        o1 = stack.upper(*low, bias=adapter.bias_fn(emb))
+        h0, h1 = tok.decode(greedy_ids(o0.subword[0], n)), tok.decode(greedy_ids(o1.subword[0], n))
+        refs.append(it["text"]), plain.append(h0), biased.append(h1)
+        for e in it["ents"]:
+            total += 1
+            hits += f" {e} " in f" {h1} "
+    adapter.train()
+    return {"wer_no_list": round(jiwer.wer(refs, plain), 4), "wer_list": round(jiwer.wer(refs, biased), 4),
+            "entity_hit_rate": round(hits / max(1, total), 4)}
+
+
+def train_adapter(cfg: AdapterTrainConfig) -> Path:
+    from tqdm import tqdm
+
+    from ..evaluation.biasing import dev_items
+    from ..normalize import normalize
+
+    cfg.work.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    stack, tok = load_base(cfg.model)
+    ftrain, fdev = FeatureSet.open(cfg.feats / "train"), FeatureSet.open(cfg.feats / "dev")
+    train_items = _items(cfg.data / "train.jsonl", ftrain, tok)
+    pool = sorted({e for it in train_items for e in it["ents"]})
+    dev = _items(cfg.data / "dev.jsonl", fdev, tok)
+    dev_lists = {it["id"]: [normalize(e) for e in it["bias_lists"]["100"]] for it in dev_items(cfg.data, (100,))}
+    dev = [it for it in dev if it["id"] in dev_lists][:200]
+    dlists = [dev_lists[it["id"]] for it in dev]
+    log.info("train: %d utterances, %.2f h, %d distinct entities; dev: %d", len(train_items),
+             sum(it["n"] for it in train_items) / 50 / 3600, len(pool), len(dev))
+
+    acfg = AdapterConfig(n_subwords=stack.config.n_subwords, d=stack.config.d, layers=stack.config.inter_layer)
+    adapter = ContextualAdapter(acfg)
+    log.info("adapter parameters: %.2f M", sum(p.numel() for p in adapter.parameters()) / 1e6)
+    opt = torch.optim.AdamW(adapter.parameters(), lr=cfg.lr, weight_decay=0.01)
+    steps_per_epoch = len(_batches(train_items, cfg.batch_frames, random.Random(0)))
+    total = int(cfg.epochs * steps_per_epoch)
+
+    def lr_at(step: int, elapsed: float) -> float:
+        done = step / max(1, total)
+        if cfg.limit_minutes:
+            done = max(done, elapsed / (cfg.limit_minutes * 60))
+        return cfg.lr * (min((step + 1) / cfg.warmup, 0.5 * (1 + math.cos(math.pi * min(1.0, done)))) + 0.02)
+
+    step, elapsed = 0, 0.0
+    ckpt = cfg.work / "adapter-last.pt"
+    if ckpt.exists():
+        st = torch.load(ckpt, weights_only=False)
+        adapter.load_state_dict(st["model"]), opt.load_state_dict(st["opt"])
+        step, elapsed = st["step"], st["elapsed"]
+        log.info("resumed at step %d of %d", step, total)
+
+    def save():
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"model": adapter.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
+        tmp.replace(ckpt)
+
+    adapter.train()
+    t0 = time.time() - elapsed
+    bar = tqdm(total=total, initial=step, unit="step", desc="adapter")
+    stop = False
+    while step < total and not stop:
+        epoch = step // steps_per_epoch
+        batches = _batches(train_items, cfg.batch_frames, random.Random(f"{cfg.seed}:{epoch}"))
+        nrng = np.random.default_rng([cfg.seed, epoch])
+        for bi, batch in enumerate(batches):
+            if bi < step % steps_per_epoch:
+                continue
+            lrng = random.Random(f"{cfg.seed}:{epoch}:{bi}")  # the same list again on resume
+            lst = batch_list(batch, pool, cfg, lrng)
+            x, lengths = _collate(batch, ftrain, cfg, nrng)
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                low = stack.lower(x, lengths)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                o = stack.upper([h.float() for h in low[0]], low[1], low[2],
+                                bias=adapter.bias_fn(adapter.embed([tok.encode(e) for e in lst])))
+            loss = _ctc(o.subword, o.lengths, [it["sub"] for it in batch])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(adapter.parameters(), 5.0)
+            lr = lr_at(step, time.time() - t0)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            opt.step()
+            step += 1
+            elapsed = time.time() - t0
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.2f}", n=len(lst))
+            if step % 20 == 0:
+                log.info("step %d/%d epoch %.2f loss %.3f list %d lr %.2e %.0fs", step, total,
+                         step / steps_per_epoch, loss.item(), len(lst), lr, elapsed)
+            if step % cfg.ckpt_every == 0 or step == total:
+                save()
+            if step % 300 == 0:
+                log.info("dev at step %d: %s", step, json.dumps(evaluate(stack, adapter, dev, fdev, tok, dlists)))
+            if cfg.limit_minutes and elapsed > cfg.limit_minutes * 60 and step < total:
+                log.info("time limit reached at step %d; resume to continue", step)
+                save()
+                stop = True
+                break
+            if step >= total:
+                break
+    bar.close()
+    dev_scores = evaluate(stack, adapter, dev, fdev, tok, dlists)
+    log.info("final dev: %s", json.dumps(dev_scores))
+    sd = {k: v.half() if v.is_floating_point() else v for k, v in adapter.state_dict().items()}
+    torch.save(sd, cfg.model / "adapter.pt")
+    meta = {"adapter": acfg.to_dict(), "train": {k: str(v) for k, v in asdict(cfg).items()}, "steps": step,
+            "planned_steps": total, "wall_minutes": round(elapsed / 60, 1), "dev": dev_scores,
+            "parameters": sum(p.numel() for p in adapter.parameters())}
+    (cfg.model / "adapter.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return cfg.model / "adapter.pt"
