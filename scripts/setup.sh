@@ -2,15 +2,15 @@
 # Idempotent set-up for a fresh machine of this project's kind.
 #   scripts/setup.sh            -> .venv with the runtime + test packages (enough for inference and tests)
 #   scripts/setup.sh --synth    -> also the Debian speech synthesizers the data factory needs
-#   scripts/setup.sh --train    -> also the training-only Python extras
+#   scripts/setup.sh --test     -> also Debian's chromium + chromedriver (the web page's browser test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SYNTH=0; TRAIN=0
+SYNTH=0; TEST=0
 for a in "$@"; do
   case "$a" in
     --synth) SYNTH=1 ;;
-    --train) TRAIN=1 ;;
-    --all) SYNTH=1; TRAIN=1 ;;
+    --test) TEST=1 ;;
+    --all) SYNTH=1; TEST=1 ;;
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -28,6 +28,8 @@ apt_install() {
 # espeak-ng gives pronunciations of words no dictionary knows (inference needs it too)
 ls /var/lib/apt/lists/ 2>/dev/null | grep -q Packages || $SUDO apt-get update -q
 apt_install espeak-ng
+
+[ "$TEST" = 1 ] && apt_install chromium chromium-driver
 
 if [ "$SYNTH" = 1 ]; then
   # mbrola voices and pico live in contrib / non-free: add them to the Debian sources once.

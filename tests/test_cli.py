@@ -13,8 +13,6 @@ def test_data_build_rejects_unknown_set_and_bad_numbers(tmp_path):
 
 
 def test_commands_of_later_issues_say_so():
-    r = runner.invoke(app, ["serve"])
-    assert r.exit_code == 3 and "not built yet" in r.output
     r = runner.invoke(app, ["bench", "full"])
     assert r.exit_code == 3 and "not built yet" in r.output
 
@@ -22,8 +20,14 @@ def test_commands_of_later_issues_say_so():
 def test_transcribe_usage_errors(tmp_path):
     r = runner.invoke(app, ["transcribe"])
     assert r.exit_code == 2 and "--manifest" in r.output
-    r = runner.invoke(app, ["transcribe", "x.wav", "--bias", "joint"])
-    assert r.exit_code == 2 and "not available yet" in r.output
+    r = runner.invoke(app, ["transcribe", "x.wav", "--format", "docx"])
+    assert r.exit_code == 2 and "--format must be one of" in r.output
+    r = runner.invoke(app, ["transcribe", "a.wav", "b.wav", "--format", "srt"])
+    assert r.exit_code == 2 and "--out-dir" in r.output
+    r = runner.invoke(app, ["transcribe", "a.wav", "b.wav", "--attention-plot", str(tmp_path / "a.png")])
+    assert r.exit_code == 2 and "exactly one audio file" in r.output
+    r = runner.invoke(app, ["transcribe", "x.wav", "--model", str(tmp_path)])
+    assert r.exit_code == 3 and "cannot load the model" in r.output
     r = runner.invoke(app, ["transcribe", "x.wav", "--bias", "sideways"])
     assert r.exit_code == 2 and "bias must be one of" in r.output
     r = runner.invoke(app, ["transcribe", "x.wav", "--techniques", "subword,magic"])

@@ -16,11 +16,6 @@ SENTENCES = ["please call my mother tomorrow morning", "the weather is nice toda
 
 
 @pytest.fixture(scope="module")
-def rec():
-    return Recognizer.load()
-
-
-@pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("speech")
     out = []
@@ -87,3 +82,15 @@ def test_word_list_brings_in_entities_spelled_as_given(rec):
     assert got <= set(words)  # only list entries are flagged, in the user's spelling
     # nothing of this call's list reaches the next call
     assert not {w.word for w in rec.transcribe(ex / "pharmacy.wav", words=["Metformin"]).words} & said
+
+
+def test_cli_subtitles(tmp_path, clips):
+    runner = CliRunner()
+    r = runner.invoke(app, ["transcribe", str(clips[1][0]), "--format", "vtt", "--bias", "none"])
+    assert r.exit_code == 0 and r.stdout.startswith("WEBVTT\n\n00:00:0")
+    r = runner.invoke(app, ["transcribe", str(clips[0][0]), str(clips[1][0]), "-f", "srt", "--out-dir", str(tmp_path / "s")])
+    assert r.exit_code == 0
+    srt = (tmp_path / "s" / "u0.srt").read_text()
+    assert srt.startswith("1\n00:00:0") and " --> " in srt
+    assert jiwer.wer(clips[0][1], " ".join(l for l in srt.splitlines()[2:] if l and "-->" not in l
+                                            and not l.isdigit())) <= 0.34

@@ -1,0 +1,97 @@
+"""The contextual adapter's contract: identity when it adds nothing, attention over the list,
+gradients only into the adapter, per-list caching, the attention plot."""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ctcbias.contextual_adapter import AdapterConfig, ContextualAdapter
+from ctcbias.inference.recognizer import Recognizer
+from ctcbias.model import CTCStack, StackConfig
+from ctcbias.training.adapter import AdapterTrainConfig, batch_list
+
+EX = Path(__file__).resolve().parents[1] / "examples"
+WORDS = [l for l in (EX / "words.txt").read_text(encoding="utf-8").splitlines() if l.strip()]
+
+
+def _fresh(rec) -> Recognizer:
+    c = rec.stack.config
+    torch.manual_seed(0)
+    a = ContextualAdapter(AdapterConfig(n_subwords=c.n_subwords, d=c.d, layers=c.inter_layer)).eval()
+    return Recognizer(rec.encoder, rec.stack, rec.tokenizer, rec.model_dir, a)
+
+
+def test_untrained_adapter_is_the_identity_and_attends_over_the_list(rec):
+    r = _fresh(rec)
+    feats = r.features(EX / "pharmacy.wav")
+    base = r.posteriors(None, features=feats)
+    lst = r.compile(WORDS)
+    biased = r.posteriors(None, bias=lst, features=feats)
+    np.testing.assert_array_equal(base.subword, biased.subword)  # zero-initialized output: adds nothing
+    att = biased.attention
+    assert att.shape == (len(base.subword), 1 + len(lst))
+    np.testing.assert_allclose(att.sum(1), 1.0, atol=1e-2)
+    # the phone and intermediate heads sit below the adapter: never biased
+    np.testing.assert_array_equal(base.phone, biased.phone)
+    # embeddings are computed once per compiled list
+    assert r.entity_embeddings(lst) is r.entity_embeddings(lst)
+
+
+def test_a_nonzero_adapter_changes_only_the_upper_heads(rec):
+    r = _fresh(rec)
+    torch.nn.init.normal_(r.adapter.out.weight, std=0.5)
+    feats = r.features(EX / "pharmacy.wav")
+    base = r.posteriors(None, features=feats)
+    biased = r.posteriors(None, bias=r.compile(WORDS), features=feats)
+    assert np.abs(base.subword - biased.subword).max() > 0.1
+    np.testing.assert_array_equal(base.inter, biased.inter)
+    # an empty list leaves the base model alone
+    np.testing.assert_array_equal(base.subword, r.posteriors(None, bias=r.compile([]), features=feats).subword)
+
+
+def test_encoder_modes_need_an_adapter_and_return_attention(rec):
+    plain = Recognizer(rec.encoder, rec.stack, rec.tokenizer, rec.model_dir, None)
+    with pytest.raises(RuntimeError, match="contextual adapter"):
+        plain.transcribe(EX / "pharmacy.wav", words=WORDS, bias="joint")
+    assert plain.resolve().bias == "decoder" and _fresh(rec).resolve().bias == "joint"
+    res = _fresh(rec).transcribe(EX / "pharmacy.wav", words=WORDS, bias="encoder", attention=True)
+    assert res.attention_entries[0] == "<no-bias>" and res.attention_entries[1:] == WORDS
+    d = res.to_dict()
+    assert len(d["attention"]["weights"][0]) == 1 + len(WORDS)
+
+    from ctcbias.inference.attention_plot import plot_attention
+
+    assert plot_attention(res).startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="no attention"):
+        plot_attention(plain.transcribe(EX / "pharmacy.wav", words=WORDS))
+
+
+def test_gradients_reach_only_the_adapter():
+    c = StackConfig(in_dim=16, d=32, heads=2, ff=64, layers=4, phone_layer=1, inter_layer=2, n_subwords=30,
+                    n_phones=10)
+    stack = CTCStack(c).eval()
+    for p in stack.parameters():
+        p.requires_grad_(False)
+    a = ContextualAdapter(AdapterConfig(n_subwords=30, d=32, d_a=16, layers=2))
+    o = stack.upper(*stack.lower(torch.randn(2, 40, 16)), bias=a.bias_fn(a.embed([[3, 4, 5], [7]])))
+    o.subword[:, :, 3].sum().backward()
+    assert a.out.weight.grad is not None and a.out.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in stack.parameters())
+
+
+def test_training_lists_mix_true_entities_distractors_and_empty_lists():
+    cfg = AdapterTrainConfig(max_distractors=50, p_absent=0.2, p_empty=0.1)
+    pool = [f"distractor {i}" for i in range(500)]
+    batch = [{"ents": ["okafor"]}, {"ents": ["lisinopril", "okafor"]}, {"ents": []}]
+    rng = random.Random(0)
+    lists = [batch_list(batch, pool, cfg, rng) for _ in range(400)]
+    empty = sum(not l for l in lists) / len(lists)
+    assert 0.05 < empty < 0.2
+    nonempty = [l for l in lists if l]
+    assert all(len(l) == len(set(l)) and len(l) <= 52 for l in nonempty)
+    with_true = sum("lisinopril" in l for l in nonempty) / len(nonempty)
+    assert 0.7 < with_true < 0.9  # left out about p_absent of the time
+    assert max(len(l) for l in nonempty) > 30 and min(len(l) for l in nonempty) <= 3

@@ -1,0 +1,227 @@
+"""The HTTP service on loopback: the bad-input matrix, per-request lists under concurrency, the web page."""
+
+import io
+import os
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from fastapi.testclient import TestClient
+
+from ctcbias.service.app import Limits, create_app
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+WORDS = [l.strip() for l in (EXAMPLES / "words.txt").read_text(encoding="utf-8").splitlines() if l.strip()]
+LIMITS = Limits(max_request_bytes=3 * 1024 * 1024, max_audio_seconds=120, max_entries=2000)
+
+
+@pytest.fixture(scope="module")
+def client(rec):
+    with TestClient(create_app(rec, LIMITS)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def speech():
+    x, sr = sf.read(EXAMPLES / "pharmacy.wav", dtype="float32")
+    assert sr == 16000 and x.ndim == 1
+    return x
+
+
+def _bytes(x, sr, fmt="WAV", subtype=None) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, x, sr, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def _post(client, data: bytes, **form):
+    return client.post("/v1/transcribe", files={"audio": ("a.wav", data)}, data=form)
+
+
+def test_health_page_and_openapi(client):
+    h = client.get("/health").json()
+    assert h["status"] == "ok" and h["limits"]["max_entries"] == 2000
+    assert "<title>ctcbias" in client.get("/").text
+    spec = client.get("/openapi.json").json()
+    assert "/v1/transcribe" in spec["paths"] and "post" in spec["paths"]["/v1/transcribe"]
+
+
+def test_biasing_changes_the_result_and_marks_entities(client, speech):
+    r = _post(client, _bytes(speech, 16000), words="\n".join(WORDS), compare="true")
+    assert r.status_code == 200, r.text
+    j = r.json()
+    ents = [w["word"] for w in j["words"] if w["entity"]]
+    assert ents and set(ents) <= set(WORDS)  # spelled as the user wrote them
+    assert not any(w["entity"] for w in j["without_list"]["words"])
+    assert j["text"] != j["without_list"]["text"]
+    # the same list as a JSON array gives the same answer
+    j2 = _post(client, _bytes(speech, 16000), words=json.dumps(WORDS)).json()
+    assert j2["text"] == j["text"]
+
+
+def _tone_file(seconds, sr=8000):
+    return _bytes(np.zeros(int(seconds * sr), np.float32), sr, "FLAC")
+
+
+# (name, audio bytes maker, expected status, text in the error or a check on the result)
+AUDIO_MATRIX = [
+    ("unreadable", lambda x: b"this is not audio at all" * 10, 422, "cannot read audio"),
+    ("truncated", lambda x: _bytes(x, 16000, "FLAC")[:60], 422, "audio"),
+    ("empty", lambda x: b"", 422, "empty"),
+    ("zero-length", lambda x: _bytes(np.zeros(0, np.float32), 16000), 422, "no samples"),
+    ("too short", lambda x: _bytes(np.zeros(400, np.float32), 16000), 422, "at least"),
+    ("NaN", lambda x: _bytes(np.full(16000, np.nan, np.float32), 16000, subtype="FLOAT"), 422, "NaN"),
+    ("an hour long", lambda x: _tone_file(3600), 422, "limit is 120 s"),
+    ("too big a request", lambda x: np.random.default_rng(0).bytes(4 * 1024 * 1024), 413, "larger than"),
+]
+
+
+@pytest.mark.parametrize("name,make,status,msg", AUDIO_MATRIX, ids=[m[0] for m in AUDIO_MATRIX])
+def test_bad_audio_gets_a_clear_4xx(client, speech, name, make, status, msg):
+    r = _post(client, make(speech), words="Okafor")
+    assert r.status_code == status, r.text
+    assert msg in r.json()["error"]
+
+
+def test_odd_but_valid_audio_is_transcribed(client, speech):
+    ref = _post(client, _bytes(speech, 16000)).json()["text"]
+    assert ref
+    silent = _post(client, _bytes(np.zeros(32000, np.float32), 16000)).json()
+    assert silent["text"] == "" and silent["words"] == []
+    variants = {
+        "stereo": _bytes(np.stack([speech, speech * 0.5], 1), 16000),
+        "8 kHz": _bytes(soxr.resample(speech, 16000, 8000), 8000),
+        "48 kHz": _bytes(soxr.resample(speech, 16000, 48000), 48000, "FLAC"),
+        "clipped": _bytes(np.clip(speech * 8, -1, 1), 16000, subtype="PCM_16"),
+    }
+    for name, data in variants.items():
+        r = _post(client, data)
+        assert r.status_code == 200, (name, r.text)
+        # 8 kHz loses the upper band and clipping distorts: close to, not equal to, the clean result
+        assert jiwer.wer(ref, r.json()["text"]) <= 0.5, (name, ref, r.json()["text"])
+
+
+LIST_MATRIX = [
+    ("empty", "", 200),
+    ("duplicated", "Okafor\nOkafor\nokafor\nOKAFOR", 200),
+    ("emoji", "🎉\nOkafor 🎉", 200),
+    ("mixed script", "Zürich\n東京\nМосква\nOkafor", 200),
+    ("punctuation only", "!!!\n...\n-", 200),
+    ("500 characters", "a" * 500, 422),
+    ("over the entry limit", "\n".join(f"name{i}" for i in range(2001)), 422),
+    ("100k entries", "\n".join(f"name{i}" for i in range(100_000)), 422),  # ~1 MB: under the size limit
+    ("bad JSON", '["Okafor", ', 422),
+    ("JSON not strings", '[1, 2]', 422),
+]
+
+
+@pytest.mark.parametrize("name,words,status", LIST_MATRIX, ids=[m[0] for m in LIST_MATRIX])
+def test_word_list_matrix(client, speech, name, words, status):
+    r = _post(client, _bytes(speech, 16000), words=words)
+    assert r.status_code == status, r.text
+    j = r.json()
+    if status == 200:
+        assert j["text"]
+        # only entries with something speakable can mark a word
+        assert all(w["word"] in words for w in j["words"] if w["entity"])
+    else:
+        assert j["error"]
+
+
+def test_bad_bias_mode(client, speech):
+    r = _post(client, _bytes(speech, 16000), bias="sideways")
+    assert r.status_code == 422 and "bias must be one of" in r.json()["error"]
+
+
+# --- a real server on loopback ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server(rec):
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(rec, LIMITS), host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    t.join(10)
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_50_concurrent_requests_each_get_their_own_list(server, rec, speech):
+    import httpx
+
+    lists = [[], WORDS, ["Okafor"], ["Tocilizumab", "Lisinopril"], ["Wrocław", "Zelenskyy", "São Paulo"]]
+    data = _bytes(speech, 16000)
+    expected = [rec.transcribe(speech, 16000, words=l).to_dict() for l in lists]
+    assert len({json.dumps(e) for e in expected}) >= 3  # the lists really lead to different answers
+
+    def one(i):
+        with httpx.Client(timeout=300) as c:
+            r = c.post(server + "/v1/transcribe", files={"audio": ("a.wav", data)},
+                       data={"words": json.dumps(lists[i % len(lists)])})
+        return i, r.status_code, r.json()
+
+    before = _rss_mb()
+    with ThreadPoolExecutor(50) as ex:
+        got = list(ex.map(one, range(50)))
+    grown = _rss_mb() - before
+    for i, status, j in got:
+        assert status == 200, j
+        e = expected[i % len(lists)]
+        assert j["text"] == e["text"] and j["words"] == e["words"], (i, j["text"], e["text"])
+        assert {w["word"] for w in j["words"] if w["entity"]} <= set(lists[i % len(lists)])
+    assert grown < 300, f"resident memory grew by {grown:.0f} MB over 50 requests"
+
+
+def test_web_page_in_headless_chromium(server, tmp_path):
+    chromium, driver = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+    if not (chromium.exists() and driver.exists()):
+        pytest.skip("Debian chromium and chromium-driver are not installed (scripts/setup.sh --test installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(chromium)
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1000"):
+        opts.add_argument(a)
+    b = webdriver.Chrome(service=Service(str(driver)), options=opts)
+    try:
+        b.get(server + "/")
+        b.find_element(By.ID, "go").click()  # nothing chosen: a clear message, no request
+        assert "Choose an audio file" in b.find_element(By.ID, "status").text
+        b.find_element(By.ID, "file").send_keys(str(EXAMPLES / "pharmacy.wav"))
+        b.find_element(By.ID, "words").send_keys("\n".join(WORDS))
+        b.find_element(By.ID, "go").click()
+        WebDriverWait(b, 120).until(lambda d: d.find_element(By.ID, "status").text.startswith(("Done", "The", "error")))
+        assert b.find_element(By.ID, "status").text.startswith("Done"), b.find_element(By.ID, "status").text
+        marks = [m.text for m in b.find_elements(By.CSS_SELECTOR, "#biased mark")]
+        assert marks and set(marks) <= set(WORDS)
+        assert b.find_element(By.ID, "plain").text and not b.find_elements(By.CSS_SELECTOR, "#plain mark")
+        # CTCBIAS_SCREENSHOT=docs/web-page.png refreshes the picture in the docs
+        b.save_screenshot(os.environ.get("CTCBIAS_SCREENSHOT") or str(tmp_path / "page.png"))
+    finally:
+        b.quit()
