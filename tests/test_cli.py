@@ -12,9 +12,11 @@ def test_data_build_rejects_unknown_set_and_bad_numbers(tmp_path):
     assert r.exit_code == 2
 
 
-def test_commands_of_later_issues_say_so():
+def test_bench_usage_errors(tmp_path):
     r = runner.invoke(app, ["bench", "full"])
-    assert r.exit_code == 3 and "not built yet" in r.output
+    assert r.exit_code == 2 and "unknown suite" in r.output
+    r = runner.invoke(app, ["bench", "--data", str(tmp_path)])
+    assert r.exit_code == 2 and "medical-test.jsonl: missing" in r.output
 
 
 def test_transcribe_usage_errors(tmp_path):

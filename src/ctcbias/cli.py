@@ -40,11 +40,6 @@ def data(
     typer.echo(json.dumps(stats, indent=2))
 
 
-def _later(what: str, issue: str):
-    typer.echo(f"ctcbias {what}: not built yet ({issue}).", err=True)
-    raise typer.Exit(3)
-
-
 train_app = typer.Typer(no_args_is_help=True, help="Build the trained artifacts.")
 app.add_typer(train_app, name="train")
 
@@ -284,22 +279,36 @@ def transcribe(
 
 @app.command()
 def bench(
-    suite: str = typer.Argument("base", help="base: the base model's bars; decoder: the decoder-biasing ablation"),
+    suite: str = typer.Argument("all", help="all: the full report (bench/RESULTS.md); base: the base model's "
+                                            "bars; decoder: the decoder-biasing ablation"),
     data: Path = typer.Option(Path("data/synth"), help="data factory output"),
     realspeech: Path = typer.Option(Path("../shared/realspeech"), help="real speech eval set"),
     out: Path = typer.Option(Path("bench"), help="where results go"),
-    limit: int = typer.Option(0, min=0, help="only the first N utterances of each set (quick look)"),
+    quick: bool = typer.Option(False, help="all: a small subset of every section, a few minutes"),
+    limit: int = typer.Option(0, min=0, help="base / decoder: only the first N utterances of each set"),
     dev: bool = typer.Option(False, help="decoder: also run the dev set (with dev-entity lists)"),
 ):
     """Run a benchmark and write its results file."""
+    if suite not in ("all", "base", "decoder"):
+        typer.echo(f"unknown suite {suite!r}: all, base or decoder", err=True)
+        raise typer.Exit(2)
+    for p in [data / f"{s}.jsonl" for s in ("medical-test", "names-test")] + [realspeech / "manifest.jsonl"]:
+        if not p.exists():
+            typer.echo(f"{p}: missing (build the test sets with 'ctcbias data build'; realspeech ships in ../shared)",
+                       err=True)
+            raise typer.Exit(2)
+    if suite == "all":
+        from .evaluation.report import run as run_all
+
+        r = run_all(data, realspeech, out, quick=quick)
+        typer.echo(f"written to {out}/RESULTS.md in {r['wall_seconds'] / 60:.1f} min")
+        return
     if suite == "decoder":
         from .evaluation.biasing import run as run_decoder
 
         run_decoder(data, out, limit, with_dev=dev)
         typer.echo(f"written to {out}/DECODER.md")
         return
-    if suite != "base":
-        _later(f"bench {suite}", "the benchmark issue")
     from .evaluation.base import run
 
     r = run(data, realspeech, out, limit)

@@ -23,13 +23,18 @@ from .metrics import Counts, score
 SYSTEMS: dict[str, dict] = {
     "greedy, no list": {"greedy": True, "bias": "none"},
     "beam + LM, no list": {"bias": "none"},
-    "1 subword boosting": {"techniques": ("subword",)},
-    "2 unigram boosting": {"techniques": ("unigram",)},
-    "3 phonetic rescoring": {"techniques": ("phonetic",)},
-    "4 lexicon lookup": {"techniques": ("lexicon",)},
-    "3+4 without g2g": {"techniques": ("phonetic", "lexicon")},
-    "3+4+5 (g2g variants)": {"techniques": ("phonetic", "lexicon", "g2g")},
-    "all five": {"techniques": TECHNIQUES},
+    "1 subword boosting": {"bias": "decoder", "techniques": ("subword",)},
+    "2 unigram boosting": {"bias": "decoder", "techniques": ("unigram",)},
+    "3 phonetic rescoring": {"bias": "decoder", "techniques": ("phonetic",)},
+    "4 lexicon lookup": {"bias": "decoder", "techniques": ("lexicon",)},
+    "3+4 without g2g": {"bias": "decoder", "techniques": ("phonetic", "lexicon")},
+    "3+4+5 (g2g variants)": {"bias": "decoder", "techniques": ("phonetic", "lexicon", "g2g")},
+    "all five": {"bias": "decoder", "techniques": TECHNIQUES},
+}
+# with a trained contextual adapter
+ADAPTER_SYSTEMS: dict[str, dict] = {
+    "adapter (encoder biasing)": {"bias": "encoder"},
+    "joint (adapter + all five)": {"bias": "joint", "techniques": TECHNIQUES},
 }
 
 
@@ -57,24 +62,40 @@ def dev_items(data: Path, sizes=(100, 1000), seed: int = 0) -> list[dict]:
 
 def run_set(rec: Recognizer, items: list[dict], root: Path, systems: dict[str, dict], sizes: list[str],
             base: DecodingOptions = DecodingOptions(), progress: bool = True) -> dict:
+    """Every system on every item and list size. The encoder runs once per item; the stack runs
+    again per list only for systems with the adapter (bias encoder / joint). Per-voice tallies
+    ride along under ``by_voice``."""
     from tqdm import tqdm
 
-    posts = [rec.posteriors(root / it["audio"]) for it in tqdm(items, desc="posteriors", disable=not progress)]
+    feats = [rec.features(root / it["audio"]) for it in tqdm(items, desc="encoder", disable=not progress)]
+    posts = [rec.posteriors(None, features=f) for f in feats]
     audio_s = sum(p.duration for p in posts)
     out: dict = {}
     for size in sizes:
+        biased_posts: dict[int, object] = {}  # per item: posteriors with the adapter and this size's list
         for name, over in systems.items():
-            opts = replace(base, **over)
+            opts = rec.resolve(replace(base, **over))
             c, e, dt = Counts(), EntityCounts(), 0.0
-            for it, p in zip(tqdm(items, desc=f"{size} {name}", disable=not progress, leave=False), posts):
+            by_voice: dict[str, list] = {}
+            for i, (it, p) in enumerate(zip(tqdm(items, desc=f"{size} {name}", disable=not progress, leave=False),
+                                            posts)):
                 bias = rec.compile(it["bias_lists"][size], opts)
                 t0 = time.perf_counter()
+                if opts.bias in ("encoder", "joint"):
+                    if i not in biased_posts:
+                        biased_posts[i] = rec.posteriors(None, bias=bias, features=feats[i])
+                    p = biased_posts[i]
                 hyp = normalize(rec.decode(p, bias, opts).text)
                 dt += time.perf_counter() - t0
                 biased = {i for en in it["entities"] for i in range(en["word_start"], en["word_end"])}
-                c.add(score(it["text"], hyp, biased, bias.words))
-                e.add(entity_counts([en["spoken"] for en in it["entities"]], hyp, bias))
-            out.setdefault(size, {})[name] = {**c.summary(), **e.summary(), "decode_rtf": round(dt / audio_s, 4)}
+                ci = score(it["text"], hyp, biased, bias.words)
+                ei = entity_counts([en["spoken"] for en in it["entities"]], hyp, bias)
+                c.add(ci), e.add(ei)
+                v = by_voice.setdefault(it.get("voice", "?"), [Counts(), EntityCounts()])
+                v[0].add(ci), v[1].add(ei)
+            out.setdefault(size, {})[name] = {
+                **c.summary(), **e.summary(), "decode_rtf": round(dt / audio_s, 4),
+                "by_voice": {k: {**a.summary(), **b.summary()} for k, (a, b) in sorted(by_voice.items())}}
     return out
 
 
@@ -95,7 +116,8 @@ def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("med
         if name == "dev":
             items = [it for it in items if it["entities"]]
         items = items[: limit or None]
-        res["sets"][name] = {"utterances": len(items), "results": run_set(rec, items, data, SYSTEMS, list(sizes))}
+        systems = {**SYSTEMS, **(ADAPTER_SYSTEMS if rec.adapter is not None else {})}
+        res["sets"][name] = {"utterances": len(items), "results": run_set(rec, items, data, systems, list(sizes))}
     res["wall_seconds"] = round(time.time() - t0, 1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "decoder.json").write_text(json.dumps(res, indent=2) + "\n")

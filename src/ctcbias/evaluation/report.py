@@ -1,0 +1,277 @@
+"""``ctcbias bench``: one report (``bench/RESULTS.md`` + plots) that answers whether to adopt ctcbias.
+
+Sections: the method's ablation table; peers on the same audio and lists (pyctcdecode hotwords on
+our log-probs, pocketsphinx with run-time ``add_word``, Whisper-base with the list as prompt);
+list-size scaling; real speech; a per-voice breakdown. ``quick`` runs a small subset of each.
+Everything is seeded, so two runs on one machine give the same numbers (timings aside).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import load_audio
+from ..inference.recognizer import Recognizer
+from ..normalize import normalize
+from .base import _commit
+from .biasing import ADAPTER_SYSTEMS, SYSTEMS, run_set
+from .entities import EntityCounts, entity_counts
+from .metrics import Counts, score
+
+SETS = ("medical-test", "names-test")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    table: int  # utterances per test set in the method's table
+    peers: int  # ... for the peers (pocketsphinx and Whisper are slow)
+    scale: int  # ... per list size in the scaling run
+    real: int  # real-speech utterances (0: all)
+
+
+FULL = Sizes(table=200, peers=40, scale=40, real=0)
+QUICK = Sizes(table=20, peers=6, scale=6, real=20)
+SCALE_SIZES = (0, 10, 100, 1000, 10000)
+
+
+def _load(data: Path, name: str, n: int) -> list[dict]:
+    return [json.loads(l) for l in (data / f"{name}.jsonl").open()][:n]
+
+
+def _score_one(c: Counts, e: EntityCounts, text: str, hyp: str, spans, ents, bias) -> None:
+    biased = {i for s, t in spans for i in range(s, t)}
+    c.add(score(text, normalize(hyp), biased, bias.words))
+    e.add(entity_counts(ents, normalize(hyp), bias))
+
+
+def peers(rec: Recognizer, data: Path, items: list[dict], size: str, progress: bool = True) -> dict:
+    """Ours (the default system, end to end) and the three peers on the same audio and lists."""
+    from tqdm import tqdm
+
+    from .peers import PocketSphinxPeer, PyCTCDecodePeer, WhisperPromptPeer
+
+    lm = rec.model_dir / "lm.bin"
+    systems = {"ctcbias (" + rec.resolve().bias + ")": None,
+               "pyctcdecode hotwords (our log-probs, our LM)": PyCTCDecodePeer(rec.tokenizer, str(lm) if lm.exists() else None),
+               "pocketsphinx + add_word": PocketSphinxPeer(),
+               "Whisper-base, list as initial_prompt": WhisperPromptPeer()}
+    audio = [load_audio(data / it["audio"]) for it in items]
+    secs = sum(len(a) for a in audio) / 16000
+    out = {}
+    for name, peer in systems.items():
+        c, e, dt = Counts(), EntityCounts(), 0.0
+        for it, x in zip(tqdm(items, desc=name[:30], disable=not progress, leave=False), audio):
+            words = it["bias_lists"][size]
+            bias = rec.compile(words)
+            t0 = time.perf_counter()
+            if peer is None:
+                hyp = rec.transcribe(x, 16000, words=bias).text
+            elif isinstance(peer, PyCTCDecodePeer):
+                hyp = peer.decode(rec.posteriors(x, 16000).subword, [normalize(w) for w in words])
+            else:
+                hyp = peer.transcribe(x, words)
+            dt += time.perf_counter() - t0
+            _score_one(c, e, it["text"], hyp, [(en["word_start"], en["word_end"]) for en in it["entities"]],
+                       [en["spoken"] for en in it["entities"]], bias)
+        out[name] = {**c.summary(), **e.summary(), "rtf": round(dt / secs, 4)}
+    return out
+
+
+def scaling(rec: Recognizer, data: Path, n: int, progress: bool = True) -> dict:
+    """The default system with lists of 0 to 10,000 entries: the true entities plus distractors from
+    both test domains' reserved entities. End-to-end RTF with the list compiled beforehand (compile
+    time reported on its own)."""
+    from tqdm import tqdm
+
+    from ..data.catalogs import DOMAIN_KINDS, load_catalog
+
+    cat = load_catalog()
+    pool = list(dict.fromkeys(e.display for kinds in DOMAIN_KINDS.values() for k in kinds for e in cat[k]
+                              if e.reserved))
+    items = [it for name in SETS for it in _load(data, name, n)]
+    audio = [load_audio(data / it["audio"]) for it in items]
+    secs = sum(len(a) for a in audio) / 16000
+    rng = random.Random("scaling")
+    out = {}
+    for size in SCALE_SIZES:
+        c, e, dt, ct = Counts(), EntityCounts(), 0.0, 0.0
+        for it, x in zip(tqdm(items, desc=f"{size} entries", disable=not progress, leave=False), audio):
+            true = list(dict.fromkeys(en["display"] for en in it["entities"]))
+            lst = (true + [w for w in rng.sample(pool, min(len(pool), size + len(true))) if w not in true])[:size]
+            t0 = time.perf_counter()
+            bias = rec.compile(lst)
+            t1 = time.perf_counter()
+            hyp = rec.transcribe(x, 16000, words=bias).text
+            dt += time.perf_counter() - t1
+            ct += t1 - t0
+            _score_one(c, e, it["text"], hyp, [(en["word_start"], en["word_end"]) for en in it["entities"]],
+                       [en["spoken"] for en in it["entities"]] if size else [], bias)
+        out[str(size)] = {**c.summary(), **e.summary(), "rtf": round(dt / secs, 4),
+                          "compile_seconds_per_list": round(ct / len(items), 3)}
+    return out
+
+
+def real_speech(rec: Recognizer, root: Path, n: int, with_whisper: bool, progress: bool = True) -> dict:
+    """WER on all of realspeech (greedy and the default decoder without a list); on its LibriSpeech
+    utterances B-WER / U-WER / rare-word F1 with their N=100 lists (Le et al. 2021)."""
+    from tqdm import tqdm
+
+    items = [json.loads(l) for l in (root / "manifest.jsonl").open()]
+    items = items[: n or None]
+    whisper = None
+    if with_whisper:
+        from .peers import WhisperPromptPeer
+
+        whisper = WhisperPromptPeer()
+    rows: dict[str, Counts] = {}
+    ents: dict[str, EntityCounts] = {}
+    libri = 0
+    for it in tqdm(items, desc="realspeech", disable=not progress, leave=False):
+        x = load_audio(root / it["audio"])
+        post = rec.posteriors(x, 16000)
+        hyps = {"greedy, no list": rec.decode(post, rec.compile([]), rec.resolve(greedy=True, bias="none")).text,
+                "beam + LM, no list": rec.decode(post, rec.compile([]), rec.resolve(bias="none")).text}
+        lst = it.get("biasing_list")
+        if lst:
+            libri += 1
+            bias = rec.compile(lst)
+            opts = rec.resolve()
+            p = rec.posteriors(None, bias=bias, features=rec.features(x)) if opts.bias in ("encoder", "joint") else post
+            hyps[f"ctcbias {opts.bias}, N=100 list"] = rec.decode(p, bias, opts).text
+            if whisper is not None:
+                hyps["Whisper-base, no prompt"] = whisper.transcribe(x, [])
+                hyps["Whisper-base, list as prompt"] = whisper.transcribe(x, lst)
+        rare = set(it.get("rare_words") or [])
+        positions = {i for i, w in enumerate(it["text"].split()) if w in rare}
+        bias = rec.compile(lst or [])
+        for name, h in hyps.items():
+            if not name.startswith(("ctcbias", "Whisper")):  # the no-list rows run on every utterance
+                rows.setdefault(name + " (all)", Counts()).add(score(it["text"], normalize(h)))
+            if lst:
+                rows.setdefault(name + " (LibriSpeech)", Counts()).add(
+                    score(it["text"], normalize(h), positions, set(lst)))
+                ents.setdefault(name + " (LibriSpeech)", EntityCounts()).add(
+                    entity_counts(sorted(rare), normalize(h), bias))
+    out = {k: v.summary() for k, v in rows.items()}
+    for k, v in ents.items():
+        out[k].update(v.summary())
+    return {"utterances": len(items), "librispeech_with_lists": libri, "rows": out}
+
+
+def run(data: Path, realspeech: Path, out: Path, quick: bool = False, progress: bool = True) -> dict:
+    t0 = time.time()
+    sz = QUICK if quick else FULL
+    rec = Recognizer.load()
+    res: dict = {"machine": _machine(),
+                 "commit": _commit(), "quick": quick, "sizes": sz.__dict__, "default_bias": rec.resolve().bias}
+    systems = {**SYSTEMS, **(ADAPTER_SYSTEMS if rec.adapter is not None else {})}
+    res["table"] = {name: {"utterances": min(sz.table, len(_load(data, name, sz.table))),
+                           "results": run_set(rec, _load(data, name, sz.table), data, systems, ["100", "1000"],
+                                              progress=progress)} for name in SETS}
+    res["peers"] = {name: {"utterances": sz.peers, "list": 100,
+                           "results": peers(rec, data, _load(data, name, sz.peers), "100", progress)}
+                    for name in SETS}
+    res["scaling"] = {"utterances": 2 * sz.scale, "results": scaling(rec, data, sz.scale, progress)}
+    res["real"] = real_speech(rec, realspeech, sz.real, with_whisper=True, progress=progress)
+    res["wall_seconds"] = round(time.time() - t0, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
+    _plots(res, out)
+    (out / "RESULTS.md").write_text(markdown(res))
+    return res
+
+
+def _machine() -> str:
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor() or "?") if Path("/proc/cpuinfo").exists() else "?"
+    return f"{os.cpu_count()} cores ({cpu}), {platform.machine()}"
+
+
+def _pct(v) -> str:
+    return f"{v:.1%}" if isinstance(v, (int, float)) else ""
+
+
+def markdown(r: dict) -> str:
+    L = ["# ctcbias benchmark", "",
+         f"Machine: {r['machine']}. Commit `{r['commit']}`. Wall time {r['wall_seconds'] / 60:.1f} min"
+         f"{' (quick subset)' if r['quick'] else ''}. Default system: **{r['default_bias']}** biasing. "
+         "Test sets: synthetic speech of held-out voices with held-out (reserved) entities; lists hold "
+         "each utterance's entities plus distractors of the same domain. B-WER / U-WER as in Le et al. "
+         "(2021): errors on reference words that are biasing words of the utterance / on the rest; an "
+         "insertion counts toward B-WER only when the inserted word is in the list.", "",
+         "## The method's table", ""]
+    for name, s in r["table"].items():
+        for size, rows in s["results"].items():
+            L += [f"### {name}, {size}-entry lists ({s['utterances']} utterances)", "",
+                  "| system | WER | U-WER | B-WER | precision | recall | F1 | decode RTF |", "|---|---|---|---|---|---|---|---|"]
+            L += [f"| {k} | {_pct(v['wer'])} | {_pct(v['u_wer'])} | {_pct(v['b_wer'])} | {v['precision']:.3f} | "
+                  f"{v['recall']:.3f} | {v['f1']:.3f} | {v['decode_rtf']} |" for k, v in rows.items()]
+            L.append("")
+    L += ["![entity F1 by system](methods.png)", "", "## Peers on the same audio and 100-entry lists", "",
+          "RTF: end to end on this machine (audio in, text out), per peer.", ""]
+    for name, s in r["peers"].items():
+        L += [f"### {name} ({s['utterances']} utterances)", "",
+              "| system | WER | U-WER | B-WER | precision | recall | F1 | RTF |", "|---|---|---|---|---|---|---|---|"]
+        L += [f"| {k} | {_pct(v['wer'])} | {_pct(v['u_wer'])} | {_pct(v['b_wer'])} | {v['precision']:.3f} | "
+              f"{v['recall']:.3f} | {v['f1']:.3f} | {v['rtf']} |" for k, v in s["results"].items()]
+        L.append("")
+    sc = r["scaling"]
+    L += ["## List size", "", f"The default system, {sc['utterances']} utterances (both test sets); RTF end to end "
+          "with the list compiled beforehand; compile time per list beside it.", "",
+          "| entries | F1 | precision | recall | U-WER | RTF | compile s |", "|---|---|---|---|---|---|---|"]
+    L += [f"| {k} | {v['f1']:.3f} | {v['precision']:.3f} | {v['recall']:.3f} | {_pct(v['u_wer'])} | {v['rtf']} | "
+          f"{v['compile_seconds_per_list']} |" for k, v in sc["results"].items()]
+    L += ["", "![scaling](scaling.png)", "", "## Real human speech (`../shared/realspeech`, never trained on)", "",
+          f"{r['real']['utterances']} utterances; {r['real']['librispeech_with_lists']} LibriSpeech utterances "
+          "with their rare words and N=100 lists.", "",
+          "| system | WER | U-WER | B-WER | precision | recall | F1 |", "|---|---|---|---|---|---|---|"]
+    for k, v in r["real"]["rows"].items():
+        f = lambda n: f"{v[n]:.3f}" if n in v else ""  # noqa: E731
+        L.append(f"| {k} | {_pct(v['wer'])} | {_pct(v.get('u_wer')) if '(LibriSpeech)' in k else ''} | "
+                 f"{_pct(v.get('b_wer')) if '(LibriSpeech)' in k else ''} | {f('precision')} | {f('recall')} | {f('f1')} |")
+    L += ["", "## Per voice (held-out voices, 100-entry lists)", ""]
+    best = list(next(iter(r["table"].values()))["results"]["100"])[-1]
+    L += [f"System: {best}.", "", "| set | voice | WER | U-WER | F1 |", "|---|---|---|---|---|"]
+    for name, s in r["table"].items():
+        for voice, v in s["results"]["100"][best]["by_voice"].items():
+            L.append(f"| {name} | {voice} | {_pct(v['wer'])} | {_pct(v['u_wer'])} | {v['f1']:.3f} |")
+    return "\n".join(L) + "\n"
+
+
+def _plots(r: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sc = r["scaling"]["results"]
+    xs = [max(1, int(k)) for k in sc]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    a.plot(xs, [v["f1"] for v in sc.values()], "o-", label="F1")
+    a.plot(xs, [v["precision"] for v in sc.values()], "s--", label="precision")
+    a.plot(xs, [v["recall"] for v in sc.values()], "^:", label="recall")
+    a.set_xscale("log"), a.set_xlabel("list entries (0 plotted at 1)"), a.set_ylim(0, 1), a.legend(), a.grid(alpha=.3)
+    a.set_title("entities vs list size")
+    b.plot(xs, [v["rtf"] for v in sc.values()], "o-")
+    b.set_xscale("log"), b.set_xlabel("list entries"), b.set_ylabel("real-time factor"), b.grid(alpha=.3)
+    b.set_title("speed vs list size (2 cores)")
+    fig.tight_layout(), fig.savefig(out / "scaling.png", dpi=100), plt.close(fig)
+
+    names = list(next(iter(r["table"].values()))["results"]["100"])
+    groups = [(s, size) for s in r["table"] for size in ("100", "1000")]
+    fig, ax = plt.subplots(figsize=(11, 4))
+    w = 0.8 / len(groups)
+    for j, (s, size) in enumerate(groups):
+        ax.bar(np.arange(len(names)) + j * w, [r["table"][s]["results"][size][n]["f1"] for n in names], w,
+               label=f"{s}, {size}")
+    ax.set_xticks(np.arange(len(names)) + 0.4 - w / 2, names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("entity F1"), ax.set_ylim(0, 1), ax.legend(fontsize=8), ax.grid(axis="y", alpha=.3)
+    fig.tight_layout(), fig.savefig(out / "methods.png", dpi=100), plt.close(fig)
