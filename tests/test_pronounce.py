@@ -39,3 +39,18 @@ def test_rare_words_get_phones():
     assert lis[:3] == ["L", "IH", "S"] and "P" in lis and lis[-1] == "L"
     assert zel[0] == "Z" and "S" in zel and "K" in zel
     assert ob[:2] == ["OW", "B"] and "R" in ob
+
+
+def test_in_process_espeak_matches_the_command():
+    from ctcbias import pronounce as P
+
+    words = ["okafor", "lisinopril", "tocilizumab", "siobhan", "wroclaw", "zelenskyy", "o'brien", "kubernetes"]
+    lib = P.g2p(words)
+    saved = dict(P._ESPEAK)
+    try:
+        P._ESPEAK["en-us"] = None  # force the command-line path
+        cmd = P.g2p(words)
+    finally:
+        P._ESPEAK.clear()
+        P._ESPEAK.update(saved)
+    assert lib == cmd and all(lib)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import subprocess
+import threading
 
 __all__ = ["PHONES", "cmudict_prons", "g2p", "pronounce"]
 
@@ -69,11 +70,52 @@ def _ipa_to_arpabet(tokens: list[str]) -> list[str]:
     return out
 
 
+class _EspeakLib:
+    """espeak-ng's library in this process: the same phonemes as the ``espeak-ng --ipa`` command,
+    without starting a process per call (decoding asks for a few words at a time)."""
+
+    def __init__(self, voice: str):
+        import ctypes
+        import ctypes.util
+
+        lib = ctypes.cdll.LoadLibrary(ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1")
+        if lib.espeak_Initialize(0x02, 0, None, 0) <= 0:  # synchronous, no audio device
+            raise OSError("espeak-ng did not initialize")
+        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise OSError(f"espeak-ng has no voice {voice}")
+        self.f = lib.espeak_TextToPhonemes
+        self.f.restype = ctypes.c_char_p
+        self.f.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
+        self.ctypes = ctypes
+
+    def ipa(self, text: str) -> str:
+        p = self.ctypes.pointer(self.ctypes.c_char_p(text.encode("utf-8")))
+        out = []
+        while p.contents.value:  # one clause per call; the pointer moves on
+            r = self.f(p, 1, 0x02 | (ord(" ") << 8))  # UTF-8 in, IPA out, phones apart by spaces
+            if r:
+                out.append(r.decode("utf-8"))
+        return " ".join(out)
+
+
+_ESPEAK: dict[str, _EspeakLib | None] = {}
+_ESPEAK_LOCK = threading.Lock()  # the library keeps global state: one caller at a time
+
+
 def g2p(words: list[str], voice: str = "en-us") -> list[list[str]]:
-    """espeak-ng pronunciations for many words in one call (one word a line keeps them apart)."""
+    """espeak-ng pronunciations (ARPAbet) of words: through its library, else its command."""
     if not words:
         return []
     clean = [w.replace("\n", " ").strip() or "_" for w in words]
+    with _ESPEAK_LOCK:
+        if voice not in _ESPEAK:
+            try:
+                _ESPEAK[voice] = _EspeakLib(voice)
+            except (OSError, AttributeError):
+                _ESPEAK[voice] = None
+        lib = _ESPEAK[voice]
+        if lib is not None:
+            return [_ipa_to_arpabet(lib.ipa(w).split()) for w in clean]
     r = subprocess.run(["espeak-ng", "-q", "--ipa", "--sep= ", "-v", voice], input="\n".join(clean) + "\n",
                        capture_output=True, text=True, timeout=600)
     lines = r.stdout.splitlines()

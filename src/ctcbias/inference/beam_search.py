@@ -71,7 +71,7 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
     k = min(cfg.top_k, logp.shape[1] - 1)
     top = np.argpartition(-logp[:, 1:], k - 1, axis=1)[:, :k] + 1
     known = lm.prefixes if lm is not None else frozenset()
-    listed = {w[:i] for w in bias.words for i in range(1, len(w) + 1)} if known and bias is not None else set()
+    listed = bias.word_prefixes if known and bias is not None else frozenset()
 
     def is_known(w: str) -> bool:
         return w in known or w in listed

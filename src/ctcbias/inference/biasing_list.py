@@ -107,6 +107,11 @@ class BiasingList:
         self._full: dict[int, tuple[tuple[str, ...], ...]] = {}
         self._lock = threading.Lock()
 
+    @functools.cached_property
+    def word_prefixes(self) -> frozenset[str]:
+        """Every start of a list word: the beam search does not treat these as unknown words."""
+        return frozenset(w[:i] for w in self.words for i in range(1, len(w) + 1))
+
     def prons(self, k: int) -> tuple[tuple[str, ...], ...]:
         """Full pronunciations of entry ``k``: lexicon/G2P first, then (with variants on) its
         grapheme-to-grapheme readings, one word at a time; computed once."""

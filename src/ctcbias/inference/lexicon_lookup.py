@@ -28,9 +28,12 @@ __all__ = ["lookup", "phone_string"]
 _PH = PhoneSet()
 
 
+_CHAR = {p: chr(0x100 + i) for p, i in _PH.index.items()}
+
+
 def phone_string(phones) -> str:
     """Phones as one character each, for the C++ edit distance of rapidfuzz."""
-    return "".join(chr(0x100 + _PH.index[p]) for p in phones)
+    return "".join(map(_CHAR.__getitem__, phones))
 
 
 def _quick_choices(bias: BiasingList) -> list[str]:
