@@ -8,7 +8,6 @@ Prints one line per setting tried: entity F1 and U-WER with 100- and 1000-entry 
 import argparse
 import itertools
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from ctcbias.evaluation.biasing import dev_items, run_set
@@ -33,17 +32,24 @@ def main():
             r = run_set(rec, ent + plain, a.data, {"x": {}}, ["100"], o, progress=False)["100"]["x"]
             print(json.dumps({"lm_weight": lw, "word_bonus": wb, "wer": r["wer"]}), flush=True)
         return
-    grid = [
-        {"boost": BoostConfig(base=b, ratio=r), "unigram_boost": u, "phonetic_weight": p}
-        for b, r, u, p in [(1.0, 0.6, 8.0, 0.5), (0.5, 0.4, 6.0, 0.5), (1.5, 0.8, 10.0, 0.5),
-                           (1.0, 0.6, 8.0, 0.25), (1.0, 0.6, 8.0, 1.0)]
-    ]
-    for g in grid:
-        o = replace(DecodingOptions(), **g)
-        r = run_set(rec, ent, a.data, {"all": {}}, ["100", "1000"], o, progress=False)
-        u = run_set(rec, plain, a.data, {"all": {}}, ["1000"], o, progress=False)["1000"]["all"]
-        print(json.dumps({k: str(v) for k, v in g.items()} | {s: {"f1": r[s]["all"]["f1"], "p": r[s]["all"]["precision"]}
-                                                           for s in r} | {"u_wer_plain_1000": u["u_wer"]}), flush=True)
+    # biasing weights: entity F1 with dev lists of 100 and 1000, and false entities with 1000-entry
+    # lists that hold none of the utterance's entities (the guard)
+    neg = []
+    for it in ent:
+        true = {en["display"] for en in it["entities"]}
+        neg.append({**it, "entities": [], "bias_lists": {"1000": [w for w in it["bias_lists"]["1000"] if w not in true]}})
+    bias = "joint" if rec.adapter is not None else "decoder"
+    grid = {f"max_gap {g} base {b} unigram {u} lexicon {d}":
+            {"bias": bias, "boost": BoostConfig(base=b, max_gap=g), "unigram_boost": u, "lexicon_max_distance": d}
+            for g, b, u, d in [(4, 1.0, 8.0, 0.3), (3, 1.0, 8.0, 0.3), (4, 0.5, 8.0, 0.3), (4, 1.0, 4.0, 0.3),
+                               (4, 1.0, 8.0, 0.2), (2, 1.0, 8.0, 0.3), (0, 0.0, 8.0, 0.3)]}
+    pos = run_set(rec, ent, a.data, grid, ["100", "1000"], progress=False)
+    ng = run_set(rec, neg, a.data, grid, ["1000"], progress=False)["1000"]
+    for k in grid:
+        print(json.dumps({"setting": k, "f1_100": pos["100"][k]["f1"], "f1_1000": pos["1000"][k]["f1"],
+                          "p_1000": pos["1000"][k]["precision"], "u_wer_1000": pos["1000"][k]["u_wer"],
+                          "false_entities_no_entity_lists": ng[k]["fp"], "wer_no_entity_lists": ng[k]["wer"]}),
+              flush=True)
 
 
 if __name__ == "__main__":

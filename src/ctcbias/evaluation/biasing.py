@@ -33,6 +33,7 @@ SYSTEMS: dict[str, dict] = {
 }
 # with a trained contextual adapter
 ADAPTER_SYSTEMS: dict[str, dict] = {
+    "adapter, greedy": {"bias": "encoder", "greedy": True},
     "adapter (encoder biasing)": {"bias": "encoder"},
     "joint (adapter + all five)": {"bias": "joint", "techniques": TECHNIQUES},
 }

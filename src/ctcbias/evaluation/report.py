@@ -119,6 +119,47 @@ def scaling(rec: Recognizer, data: Path, n: int, progress: bool = True) -> dict:
     return out
 
 
+def no_entity_lists(rec: Recognizer, data: Path, n: int, progress: bool = True) -> dict:
+    """Biasing must not hurt ordinary speech: each utterance with a 1000-entry list that holds none of
+    its entities (its own list minus them), against no list. Entities count as ordinary words here."""
+    items = []
+    for name in SETS:
+        for it in _load(data, name, n):
+            true = {en["display"] for en in it["entities"]}
+            items.append({**it, "entities": [], "bias_lists": {"1000": [w for w in it["bias_lists"]["1000"]
+                                                                        if w not in true]}})
+    systems = {"beam + LM, no list": {"bias": "none"}, "all five": {"bias": "decoder"}}
+    if rec.adapter is not None:
+        systems |= {"adapter (encoder biasing)": {"bias": "encoder"}, "joint (adapter + all five)": {"bias": "joint"}}
+    r = run_set(rec, items, data, systems, ["1000"], progress=progress)["1000"]
+    return {"utterances": len(items), "results": {k: {m: v[m] for m in ("wer", "fp", "decode_rtf")}
+                                                  for k, v in r.items()}}
+
+
+def adapter_overhead(rec: Recognizer, data: Path, n: int) -> dict | None:
+    """Model time (encoder + stack) with the adapter and a 1000-entry list against without it; the
+    list's embeddings are computed once per list and reported on their own."""
+    if rec.adapter is None:
+        return None
+    items = _load(data, "names-test", n)
+    audio = [load_audio(data / it["audio"]) for it in items]
+    bias = rec.compile(items[0]["bias_lists"]["1000"])
+    t0 = time.perf_counter()
+    rec.entity_embeddings(bias)
+    emb = time.perf_counter() - t0
+    base = with_adapter = 0.0
+    for x in audio:
+        t0 = time.perf_counter()
+        rec.posteriors(x, 16000)
+        t1 = time.perf_counter()
+        rec.posteriors(x, 16000, bias=bias)
+        base += t1 - t0
+        with_adapter += time.perf_counter() - t1
+    secs = sum(len(a) for a in audio) / 16000
+    return {"utterances": n, "rtf_model": round(base / secs, 4), "rtf_model_with_adapter_1000": round(with_adapter / secs, 4),
+            "added": round(with_adapter / base - 1, 3), "embed_1000_seconds": round(emb, 3)}
+
+
 def real_speech(rec: Recognizer, root: Path, n: int, with_whisper: bool, progress: bool = True) -> dict:
     """WER on all of realspeech (greedy and the default decoder without a list); on its LibriSpeech
     utterances B-WER / U-WER / rare-word F1 with their N=100 lists (Le et al. 2021)."""
@@ -179,7 +220,9 @@ def run(data: Path, realspeech: Path, out: Path, quick: bool = False, progress: 
     res["peers"] = {name: {"utterances": sz.peers, "list": 100,
                            "results": peers(rec, data, _load(data, name, sz.peers), "100", progress)}
                     for name in SETS}
+    res["no_entity_lists"] = no_entity_lists(rec, data, sz.scale, progress)
     res["scaling"] = {"utterances": 2 * sz.scale, "results": scaling(rec, data, sz.scale, progress)}
+    res["adapter_overhead"] = adapter_overhead(rec, data, sz.scale)
     res["real"] = real_speech(rec, realspeech, sz.real, with_whisper=True, progress=progress)
     res["wall_seconds"] = round(time.time() - t0, 1)
     out.mkdir(parents=True, exist_ok=True)
@@ -215,7 +258,19 @@ def markdown(r: dict) -> str:
             L += [f"| {k} | {_pct(v['wer'])} | {_pct(v['u_wer'])} | {_pct(v['b_wer'])} | {v['precision']:.3f} | "
                   f"{v['recall']:.3f} | {v['f1']:.3f} | {v['decode_rtf']} |" for k, v in rows.items()]
             L.append("")
-    L += ["![entity F1 by system](methods.png)", "", "## Peers on the same audio and 100-entry lists", "",
+    ne = r["no_entity_lists"]
+    L += ["![entity F1 by system](methods.png)", "", "## Lists that hold none of the utterance's entities", "",
+          f"{ne['utterances']} utterances, each with its 1000-entry list minus its own entities: biasing must not "
+          "hurt ordinary speech (all words count as ordinary here). False entities: list entries that "
+          "appeared in a transcript although not said.", "",
+          "| system | WER | false entities | decode RTF |", "|---|---|---|---|"]
+    L += [f"| {k} | {_pct(v['wer'])} | {v['fp']} | {v['decode_rtf']} |" for k, v in ne["results"].items()]
+    ao = r.get("adapter_overhead")
+    if ao:
+        L += ["", f"Adapter cost: encoder + stack RTF {ao['rtf_model']} without, {ao['rtf_model_with_adapter_1000']} "
+              f"with the adapter and a 1000-entry list (+{ao['added']:.1%}); the list's embeddings take "
+              f"{ao['embed_1000_seconds']} s once per list."]
+    L += ["", "## Peers on the same audio and 100-entry lists", "",
           "RTF: end to end on this machine (audio in, text out), per peer.", ""]
     for name, s in r["peers"].items():
         L += [f"### {name} ({s['utterances']} utterances)", "",
