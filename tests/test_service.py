@@ -195,7 +195,7 @@ def test_50_concurrent_requests_each_get_their_own_list(server, rec, speech):
     assert grown < 300, f"resident memory grew by {grown:.0f} MB over 50 requests"
 
 
-def test_web_page_in_headless_chromium(server, tmp_path):
+def test_web_page_in_headless_chromium(server, rec, tmp_path):
     chromium, driver = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
     if not (chromium.exists() and driver.exists()):
         pytest.skip("Debian chromium and chromium-driver are not installed (scripts/setup.sh --test installs them)")
@@ -221,6 +221,11 @@ def test_web_page_in_headless_chromium(server, tmp_path):
         marks = [m.text for m in b.find_elements(By.CSS_SELECTOR, "#biased mark")]
         assert marks and set(marks) <= set(WORDS)
         assert b.find_element(By.ID, "plain").text and not b.find_elements(By.CSS_SELECTOR, "#plain mark")
+        # with a contextual adapter the page shows where it looked
+        plots = b.find_elements(By.CSS_SELECTOR, "#plot img")
+        assert len(plots) == (1 if rec.adapter is not None else 0)
+        if plots:
+            assert b.execute_script("return arguments[0].naturalWidth", plots[0]) > 200
         # CTCBIAS_SCREENSHOT=docs/web-page.png refreshes the picture in the docs
         b.save_screenshot(os.environ.get("CTCBIAS_SCREENSHOT") or str(tmp_path / "page.png"))
     finally:
