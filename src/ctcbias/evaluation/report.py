@@ -37,7 +37,7 @@ class Sizes:
     real: int  # real-speech utterances (0: all)
 
 
-FULL = Sizes(table=200, peers=40, scale=40, real=0)
+FULL = Sizes(table=120, peers=30, scale=30, real=0)
 QUICK = Sizes(table=20, peers=6, scale=6, real=20)
 SCALE_SIZES = (0, 10, 100, 1000, 10000)
 
