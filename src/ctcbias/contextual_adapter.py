@@ -8,8 +8,8 @@ Three parts, as in the method:
   intermediate subword layer;
 * an **attention** of each frame's query over the entries plus a learned ``<no-bias>`` slot. The
   attended value, projected, is added to the hidden state that feeds the upper blocks and the final
-  CTC head. ``<no-bias>`` has a learned key and a zero value, so a frame that attends to it (or a
-  call with an empty list) gets exactly the base model's output.
+  CTC head. ``<no-bias>`` has a learned key and a zero value, so a frame that attends only to it
+  (or a call with an empty list, which skips the adapter) gets exactly the base model's output.
 
 The base stack stays frozen; only this module is trained (``ctcbias.training.adapter``).
 
@@ -60,7 +60,8 @@ class ContextualAdapter(nn.Module):
         self.v = nn.Linear(c.d_a, c.d_a)
         self.no_bias_key = nn.Parameter(torch.randn(c.d_a) * 0.02)
         self.out = nn.Linear(c.d_a, c.d, bias=False)
-        nn.init.zeros_(self.out.weight)  # starts as the identity on the base model
+        # small, not zero: a zero output layer gives the attention no gradient to start from
+        nn.init.normal_(self.out.weight, std=0.02)
         self.drop = nn.Dropout(c.dropout)
 
     def embed(self, entries: list[list[int]]) -> torch.Tensor:
