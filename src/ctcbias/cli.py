@@ -40,6 +40,14 @@ def data(
     typer.echo(json.dumps(stats, indent=2))
 
 
+def _log_to(path: Path) -> None:
+    """Training logs go to the work folder's file and to stderr."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.FileHandler(path), logging.StreamHandler(sys.stderr)])
+
+
 train_app = typer.Typer(no_args_is_help=True, help="Build the trained artifacts.")
 app.add_typer(train_app, name="train")
 
@@ -60,8 +68,6 @@ def train_base(
     dim_mask_max: int = typer.Option(48, min=0, help="SpecAugment: widest feature mask"),
 ):
     """Cache encoder features (resumable), then train the CTC stack (resumable) and export it."""
-    import logging
-
     from .training.features import cache_features
     from .training.train import TrainConfig, train
 
@@ -70,8 +76,7 @@ def train_base(
             typer.echo(f"{data / (name + '.jsonl')}: missing; run 'ctcbias data build' first", err=True)
             raise typer.Exit(2)
     work.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.FileHandler(work / "train.log"), logging.StreamHandler(sys.stderr)])
+    _log_to(work / "train.log")
     for name in ("dev", "train"):
         cache_features(data / f"{name}.jsonl", feats, jobs=jobs)
     train(TrainConfig(data=data, feats=feats, work=work, out=out, epochs=epochs, limit_minutes=limit_minutes,
@@ -90,16 +95,13 @@ def train_adapter_cmd(
     max_distractors: int = typer.Option(300, min=0, help="most distractors in a training list"),
 ):
     """Train the contextual adapter (encoder biasing) on the frozen base stack, resumable."""
-    import logging
-
     from .training.adapter import AdapterTrainConfig, train_adapter
 
     if not (model / "stack.pt").exists() or not (feats / "train").exists():
         typer.echo(f"need a trained base in {model} and its feature cache in {feats} ('ctcbias train base')", err=True)
         raise typer.Exit(2)
     work.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.FileHandler(work / "train.log"), logging.StreamHandler(sys.stderr)])
+    _log_to(work / "train.log")
     train_adapter(AdapterTrainConfig(data=data, feats=feats, model=model, work=work, epochs=epochs,
                                      limit_minutes=limit_minutes, lr=lr, max_distractors=max_distractors))
 

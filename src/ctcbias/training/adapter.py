@@ -25,7 +25,7 @@ from ..contextual_adapter import AdapterConfig, ContextualAdapter
 from ..model import CTCStack, StackConfig
 from ..tokenizer import Tokenizer
 from .features import FeatureSet
-from .train import _batches, _collate, _ctc, greedy_ids
+from .train import _batches, _collate, _ctc, cosine_lr, greedy_ids, load_checkpoint, save_checkpoint
 
 log = logging.getLogger("ctcbias.adapter")
 
@@ -136,23 +136,15 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     total = int(cfg.epochs * steps_per_epoch)
 
     def lr_at(step: int, elapsed: float) -> float:
-        done = step / max(1, total)
-        if cfg.limit_minutes:
-            done = max(done, elapsed / (cfg.limit_minutes * 60))
-        return cfg.lr * (min((step + 1) / cfg.warmup, 0.5 * (1 + math.cos(math.pi * min(1.0, done)))) + 0.02)
+        return cosine_lr(cfg.lr, cfg.warmup, step, total, elapsed, cfg.limit_minutes)
 
-    step, elapsed = 0, 0.0
     ckpt = cfg.work / "adapter-last.pt"
-    if ckpt.exists():
-        st = torch.load(ckpt, weights_only=False)
-        adapter.load_state_dict(st["model"]), opt.load_state_dict(st["opt"])
-        step, elapsed = st["step"], st["elapsed"]
+    step, elapsed = load_checkpoint(ckpt, adapter, opt)
+    if step:
         log.info("resumed at step %d of %d", step, total)
 
     def save():
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": adapter.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
-        tmp.replace(ckpt)
+        save_checkpoint(ckpt, adapter, opt, step, elapsed)
 
     adapter.train()
     t0 = time.time() - elapsed

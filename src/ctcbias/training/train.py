@@ -130,6 +130,29 @@ def evaluate(model: CTCStack, items: list[dict], feats: FeatureSet, tok: Tokeniz
     return {"wer": jiwer.wer(refs, hyps), "wer_inter": jiwer.wer(refs, ihyps), "per": jiwer.wer(pref, phyp)}
 
 
+def cosine_lr(base: float, warmup: int, step: int, total: int, elapsed: float, limit_minutes: float) -> float:
+    """Warm-up, then cosine over the run; with a time limit the run's end is whichever comes first."""
+    done = step / max(1, total)
+    if limit_minutes:
+        done = max(done, elapsed / (limit_minutes * 60))
+    return base * (min((step + 1) / warmup, 0.5 * (1 + math.cos(math.pi * min(1.0, done)))) + 0.02)
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> tuple[int, float]:
+    """Resume state from ``path`` if it exists: (step, elapsed seconds), else (0, 0.0)."""
+    if not path.exists():
+        return 0, 0.0
+    st = torch.load(path, weights_only=False)
+    model.load_state_dict(st["model"]), opt.load_state_dict(st["opt"])
+    return st["step"], st["elapsed"]
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
+    tmp.replace(path)  # atomic: a stop mid-write leaves the last good checkpoint
+
+
 def train(cfg: TrainConfig) -> Path:
     from tqdm import tqdm
 
@@ -161,27 +184,18 @@ def train(cfg: TrainConfig) -> Path:
     total = int(cfg.epochs * steps_per_epoch)
 
     def lr_at(step: int, elapsed: float) -> float:
-        # warm-up, then cosine over the run; with a time limit the run's end is whichever comes first
-        done = step / max(1, total)
-        if cfg.limit_minutes:
-            done = max(done, elapsed / (cfg.limit_minutes * 60))
-        return cfg.lr * (min((step + 1) / cfg.warmup, 0.5 * (1 + math.cos(math.pi * min(1.0, done)))) + 0.02)
+        return cosine_lr(cfg.lr, cfg.warmup, step, total, elapsed, cfg.limit_minutes)
 
-    step, elapsed = 0, 0.0
     ckpt = cfg.work / "last.pt"
     if cfg.init is not None and not ckpt.exists():
         model.load_state_dict(torch.load(cfg.init, weights_only=False)["model"])
         log.info("initialized from %s", cfg.init)
-    if ckpt.exists():
-        st = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(st["model"]), opt.load_state_dict(st["opt"])
-        step, elapsed = st["step"], st["elapsed"]
+    step, elapsed = load_checkpoint(ckpt, model, opt)
+    if step:
         log.info("resumed at step %d of %d", step, total)
 
     def save():
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
-        tmp.replace(ckpt)
+        save_checkpoint(ckpt, model, opt, step, elapsed)
 
     model.train()
     t0 = time.time() - elapsed
