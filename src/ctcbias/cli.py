@@ -282,18 +282,27 @@ def transcribe(
 @app.command()
 def bench(
     suite: str = typer.Argument("all", help="all: the full report (bench/RESULTS.md); base: the base model's "
-                                            "bars; decoder: the decoder-biasing ablation"),
+                                            "bars; decoder: the decoder-biasing ablation; load: the service "
+                                            "under concurrent requests (bench/LOAD.md)"),
     data: Path = typer.Option(Path("data/synth"), help="data factory output"),
     realspeech: Path = typer.Option(Path("../shared/realspeech"), help="real speech eval set"),
     out: Path = typer.Option(Path("bench"), help="where results go"),
     quick: bool = typer.Option(False, help="all: a small subset of every section, a few minutes"),
     limit: int = typer.Option(0, min=0, help="base / decoder: only the first N utterances of each set"),
     dev: bool = typer.Option(False, help="decoder: also run the dev set (with dev-entity lists)"),
+    requests: int = typer.Option(50, min=1, max=500, help="load: concurrent requests"),
 ):
     """Run a benchmark and write its results file."""
-    if suite not in ("all", "base", "decoder"):
-        typer.echo(f"unknown suite {suite!r}: all, base or decoder", err=True)
+    if suite not in ("all", "base", "decoder", "load"):
+        typer.echo(f"unknown suite {suite!r}: all, base, decoder or load", err=True)
         raise typer.Exit(2)
+    if suite == "load":
+        from .evaluation.load import run as run_load
+
+        r = run_load(out, requests)
+        typer.echo(json.dumps(r, indent=2))
+        typer.echo(f"written to {out}/LOAD.md")
+        raise typer.Exit(1 if r["errors"] or r["wrong_answers"] else 0)
     for p in [data / f"{s}.jsonl" for s in ("medical-test", "names-test")] + [realspeech / "manifest.jsonl"]:
         if not p.exists():
             typer.echo(f"{p}: missing (build the test sets with 'ctcbias data build'; realspeech ships in ../shared)",

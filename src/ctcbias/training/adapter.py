@@ -91,7 +91,7 @@ def evaluate(stack: CTCStack, adapter: ContextualAdapter, items: list[dict], fea
     import jiwer
 
     adapter.eval()
-    refs, plain, biased, hits, total = [], [], [], 0, 0
+    refs, plain, biased, hits, total, loss0, loss1 = [], [], [], 0, 0, 0.0, 0.0
     for it, lst in zip(items, lists):
         x, lengths = _collate([it], feats, None, None)
         low = stack.lower(x, lengths)
@@ -99,6 +99,9 @@ def evaluate(stack: CTCStack, adapter: ContextualAdapter, items: list[dict], fea
         emb = adapter.embed([tok.encode(e) for e in lst])
         o0 = stack.upper(*low)
         o1 = stack.upper(*low, bias=adapter.bias_fn(emb))
+        # the paired CTC loss says whether the list helps long before greedy output changes
+        loss0 += _ctc(o0.subword, o0.lengths, [it["sub"]]).item()
+        loss1 += _ctc(o1.subword, o1.lengths, [it["sub"]]).item()
         h0, h1 = tok.decode(greedy_ids(o0.subword[0], n)), tok.decode(greedy_ids(o1.subword[0], n))
         refs.append(it["text"]), plain.append(h0), biased.append(h1)
         for e in it["ents"]:
@@ -106,7 +109,8 @@ def evaluate(stack: CTCStack, adapter: ContextualAdapter, items: list[dict], fea
             hits += f" {e} " in f" {h1} "
     adapter.train()
     return {"wer_no_list": round(jiwer.wer(refs, plain), 4), "wer_list": round(jiwer.wer(refs, biased), 4),
-            "entity_hit_rate": round(hits / max(1, total), 4)}
+            "entity_hit_rate": round(hits / max(1, total), 4), "ctc_no_list": round(loss0 / len(items), 3),
+            "ctc_list": round(loss1 / len(items), 3)}
 
 
 def train_adapter(cfg: AdapterTrainConfig) -> Path:
