@@ -130,11 +130,12 @@ def test_phonetic_rescoring_prefers_the_hypothesis_that_sounds_right():
     assert rescore([wrong, right], plp, bias, weight=0.0)[0].text == "take listen april"
 
 
-def test_lexicon_lookup_replaces_only_spans_that_sound_like_an_entity():
+def _take_listen_april_now():
+    """Subword posteriors for "take listen april now" and phone posteriors in which the middle
+    sounds like "lisinopril", frames lined up: 4 frames per subword unit (3 + blank)."""
     text = "take listen april now"
     toks = TOK.encode(text)
     lp = posteriors(toks, len(TOK), per_unit=3)
-    # phone frames line up with the subword frames: 4 frames per unit (3 + blank)
     words_ph = {"take": "T EY K", "listen april": "L IH S IH N AA P R IH L", "now": "N AW"}
     n_units = {w: len(TOK.encode(w)) for w in ["take", "listen", "april", "now"]}
     frames = {"take": n_units["take"] * 4, "listen april": (n_units["listen"] + n_units["april"]) * 4,
@@ -147,6 +148,11 @@ def test_lexicon_lookup_replaces_only_spans_that_sound_like_an_entity():
         rows.append(seg)
     plp = np.vstack(rows)
     assert len(plp) == len(lp)
+    return text, toks, lp, plp
+
+
+def test_lexicon_lookup_replaces_only_spans_that_sound_like_an_entity():
+    text, toks, lp, plp = _take_listen_april_now()
     bias = BiasingList.compile(["Lisinopril", "Oslo"], TOK)
     assert lookup(toks, text, lp, plp, TOK, bias) == "take lisinopril now"
     # distractors only: ordinary words stay
@@ -188,3 +194,22 @@ def test_g2g_variants_differ_from_each_other():
     v = variants("cyra", 3)
     assert len(v) == 3 and len({tuple(x) for x in v}) == 3
     assert ["K", "IY", "R", "AH"] in v and ["S", "IY", "R", "AH"] in v
+
+
+def test_entity_guard_keeps_only_entities_that_sound_like_the_audio():
+    from ctcbias.inference.beam_search import Hypothesis
+    from ctcbias.inference.entity_guard import entity_distances, verified
+
+    text, toks, lp, plp = _take_listen_april_now()
+    bias = BiasingList.compile(["Lisinopril", "Oslo"], TOK)
+
+    def hyp(t):
+        return Hypothesis(tuple(TOK.encode(t)), t, 0.0, 0.0, 0.0)
+
+    right, wrong, plain = hyp("take lisinopril now"), hyp("take oslo now"), hyp(text)
+    (s, e, k, d_right), = entity_distances(list(right.tokens), right.text, lp, plp, TOK, bias)
+    (_, _, _, d_wrong), = entity_distances(list(wrong.tokens), wrong.text, lp, plp, TOK, bias)
+    assert (s, e, bias.entries[k].display) == (1, 2, "Lisinopril") and d_right <= 0.2 and d_wrong >= 0.6
+    assert verified([wrong, right], lp, plp, TOK, bias, 0.4) is right  # the distractor is passed over
+    assert verified([wrong], lp, plp, TOK, bias, 0.4) is None
+    assert verified([plain, right], lp, plp, TOK, bias, 0.4) is plain  # no entity: nothing to check

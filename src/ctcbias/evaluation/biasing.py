@@ -29,6 +29,8 @@ SYSTEMS: dict[str, dict] = {
     "4 lexicon lookup": {"bias": "decoder", "techniques": ("lexicon",)},
     "3+4 without g2g": {"bias": "decoder", "techniques": ("phonetic", "lexicon")},
     "3+4+5 (g2g variants)": {"bias": "decoder", "techniques": ("phonetic", "lexicon", "g2g")},
+    "all five, no guards": {"bias": "decoder", "techniques": TECHNIQUES, "guard_distance": None,
+                            "lexicon_tighten": 0.0},
     "all five": {"bias": "decoder", "techniques": TECHNIQUES},
 }
 # with a trained contextual adapter

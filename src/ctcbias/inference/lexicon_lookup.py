@@ -122,3 +122,4 @@ def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarra
             out.append(words[i])
             i += 1
     return " ".join(out)
+
