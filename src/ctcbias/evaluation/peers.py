@@ -49,7 +49,8 @@ class WhisperPromptPeer:
     def transcribe(self, audio: np.ndarray, words: list[str]) -> str:
         prompt = ", ".join(words) if words else None  # faster-whisper keeps the prompt's last 223 tokens
         segs, _ = self.model.transcribe(audio, language="en", beam_size=5, initial_prompt=prompt,
-                                        condition_on_previous_text=False, vad_filter=False)
+                                        condition_on_previous_text=False, vad_filter=False,
+                                        temperature=0.0)  # no sampled fallback: the same text every run
         return " ".join(s.text.strip() for s in segs)
 
 
