@@ -38,3 +38,21 @@ def test_transcribe_usage_errors(tmp_path):
     bad.write_text("{not json\n")
     r = runner.invoke(app, ["transcribe", "--manifest", str(bad)])
     assert r.exit_code == 2 and "m.jsonl:1" in r.output
+
+
+def test_transcribe_with_and_without_the_guards():
+    import json
+    from pathlib import Path
+
+    ex = Path(__file__).resolve().parents[1] / "examples"
+    out = {}
+    for flag in ("--guard", "--no-guard"):
+        r = runner.invoke(app, ["transcribe", str(ex / "pharmacy.wav"), "--words", str(ex / "words.txt"),
+                                "--json", flag])
+        assert r.exit_code == 0, r.output
+        out[flag] = json.loads(r.stdout.strip().splitlines()[-1])
+    for d in out.values():
+        assert d["text"] and all({"word", "start", "end", "confidence", "entity"} <= w.keys() for w in d["words"])
+    listed = {w for e in (ex / "words.txt").read_text(encoding="utf-8").splitlines() for w in e.split()}
+    for d in out.values():  # entities come only from the list, spelled as written there
+        assert {w["word"] for w in d["words"] if w["entity"]} <= listed

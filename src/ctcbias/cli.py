@@ -156,6 +156,8 @@ def transcribe(
     techniques: str = typer.Option(",".join(("subword", "unigram", "phonetic", "lexicon", "g2g")),
                                    help="decoder techniques, comma-separated: subword,unigram,phonetic,lexicon,g2g"),
     greedy: bool = typer.Option(False, help="best unit per frame: no beam search, no LM, no list"),
+    guard: bool = typer.Option(True, help="the false-positive guards: entities must sound like the audio, "
+                                          "stricter with longer lists (--no-guard: more recall, more false entities)"),
     attention_plot: Optional[Path] = typer.Option(None, help="PNG of the adapter's attention over the list "
                                                              "(one audio file, encoder or joint biasing)"),
 ):
@@ -183,7 +185,8 @@ def transcribe(
 
     try:
         opts = DecodingOptions(bias=bias, greedy=greedy,
-                               techniques=tuple(t.strip() for t in techniques.split(",") if t.strip()))
+                               techniques=tuple(t.strip() for t in techniques.split(",") if t.strip()),
+                               **({} if guard else {"guard_distance": None, "lexicon_tighten": 0.0}))
     except ValueError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2)
