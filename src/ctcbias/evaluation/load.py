@@ -15,6 +15,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,13 +51,16 @@ def run(out: Path, n: int = 50, audio: Path | None = None) -> dict:
     data = audio.read_bytes()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    # the server's log goes to a file: a pipe nobody reads would fill up and stall it
+    log = tempfile.TemporaryFile("w+")
     server = subprocess.Popen([sys.executable, "-m", "ctcbias.cli", "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
         t0 = time.time()
         while True:
             if server.poll() is not None:
-                raise RuntimeError(f"the server did not start: {server.stderr.read()[-2000:]}")
+                log.seek(0)
+                raise RuntimeError(f"the server did not start: {log.read()[-2000:]}")
             try:
                 if httpx.get(url + "/health", timeout=1).status_code == 200:
                     break
@@ -92,6 +96,7 @@ def run(out: Path, n: int = 50, audio: Path | None = None) -> dict:
     finally:
         server.terminate()
         server.wait(30)
+        log.close()
 
     both = rounds[0][0] + rounds[1][0]
     errors = [(i, s, j) for i, s, j, _ in both if s != 200]
