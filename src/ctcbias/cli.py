@@ -181,12 +181,12 @@ def transcribe(
     if attention_plot is not None and (len(audio or []) != 1 or manifest is not None):
         typer.echo("--attention-plot takes exactly one audio file", err=True)
         raise typer.Exit(2)
-    from .inference.recognizer import DecodingOptions
+    from .inference.recognizer import NO_GUARDS, DecodingOptions
 
     try:
         opts = DecodingOptions(bias=bias, greedy=greedy,
                                techniques=tuple(t.strip() for t in techniques.split(",") if t.strip()),
-                               **({} if guard else {"guard_distance": None, "lexicon_tighten": 0.0}))
+                               **({} if guard else NO_GUARDS))
     except ValueError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2)

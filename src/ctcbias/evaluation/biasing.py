@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..inference.recognizer import TECHNIQUES, DecodingOptions, Recognizer
+from ..inference.recognizer import NO_GUARDS, TECHNIQUES, DecodingOptions, Recognizer
 from ..normalize import normalize
 from .entities import EntityCounts, entity_counts
 from .metrics import Counts, score
@@ -29,8 +29,7 @@ SYSTEMS: dict[str, dict] = {
     "4 lexicon lookup": {"bias": "decoder", "techniques": ("lexicon",)},
     "3+4 without g2g": {"bias": "decoder", "techniques": ("phonetic", "lexicon")},
     "3+4+5 (g2g variants)": {"bias": "decoder", "techniques": ("phonetic", "lexicon", "g2g")},
-    "all five, no guards": {"bias": "decoder", "techniques": TECHNIQUES, "guard_distance": None,
-                            "lexicon_tighten": 0.0},
+    "all five, no guards": {"bias": "decoder", "techniques": TECHNIQUES, **NO_GUARDS},
     "all five": {"bias": "decoder", "techniques": TECHNIQUES},
 }
 # with a trained contextual adapter

@@ -291,7 +291,7 @@ def markdown(r: dict) -> str:
           "| entries | F1 | precision | recall | U-WER | RTF | decode RTF | compile s |",
           "|---|---|---|---|---|---|---|---|"]
     L += [f"| {k} | {v['f1']:.3f} | {v['precision']:.3f} | {v['recall']:.3f} | {_pct(v['u_wer'])} | {v['rtf']} | "
-          f"{v.get('decode_rtf', '')} | {v['compile_seconds_per_list']} |" for k, v in sc["results"].items()]
+          f"{v['decode_rtf']} | {v['compile_seconds_per_list']} |" for k, v in sc["results"].items()]
     L += ["", "![scaling](scaling.png)", "", "## Real human speech (`../shared/realspeech`, never trained on)", "",
           f"{r['real']['utterances']} utterances; {r['real']['librispeech_with_lists']} LibriSpeech utterances "
           "with their rare words and N=100 lists.", "",

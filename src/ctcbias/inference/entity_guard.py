@@ -30,16 +30,18 @@ from rapidfuzz.distance import Levenshtein
 from ..tokenizer import Tokenizer
 from .beam_search import Hypothesis
 from .biasing_list import BiasingList
-from .lexicon_lookup import _greedy_phones, phone_string, word_frames
+from .lexicon_lookup import _greedy_phones, heard_between, phone_string, word_frames
 from .phonetic_rescoring import entity_spans
 
 __all__ = ["entity_distances", "verified"]
 
 
 def entity_distances(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
-                     bias: BiasingList) -> list[tuple[int, int, int, float]] | None:
+                     bias: BiasingList, heard: list[tuple[int, int]] | None = None
+                     ) -> list[tuple[int, int, int, float]] | None:
     """(start, end, entry, distance) of each entity span in ``text``. None when the hypothesis
-    cannot be aligned to the audio."""
+    cannot be aligned to the audio. ``heard``: the phone head's greedy phones, when the caller
+    already has them (they do not depend on the hypothesis)."""
     words = text.split()
     spans = entity_spans(words, bias)
     if not spans:
@@ -47,11 +49,11 @@ def entity_distances(tokens: list[int], text: str, logp: np.ndarray, phone_logp:
     frames = word_frames(tokens, logp, tok)
     if frames is None or len(frames) != len(words):
         return None
-    heard = _greedy_phones(phone_logp)
+    if heard is None:
+        heard = _greedy_phones(phone_logp)
     out = []
     for s, e, k in spans:
-        a, b = frames[s][0], frames[e - 1][1]
-        q = "".join(chr(0x100 + p) for p, t in heard if a - 1 <= t <= b + 1)
+        q = heard_between(heard, frames[s][0], frames[e - 1][1])
         d = min(Levenshtein.normalized_distance(q, phone_string(p)) for p in bias.prons(k)) if q else 1.0
         out.append((s, e, k, d))
     return out
@@ -60,8 +62,9 @@ def entity_distances(tokens: list[int], text: str, logp: np.ndarray, phone_logp:
 def verified(nbest: list[Hypothesis], logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
              bias: BiasingList, max_distance: float) -> Hypothesis | None:
     """The best hypothesis whose entities all sound like the audio, or None."""
+    heard = _greedy_phones(phone_logp)
     for h in nbest:
-        d = entity_distances(list(h.tokens), h.text, logp, phone_logp, tok, bias)
+        d = entity_distances(list(h.tokens), h.text, logp, phone_logp, tok, bias, heard)
         if d is not None and all(x[3] <= max_distance for x in d):
             return h
     return None

@@ -49,6 +49,12 @@ def _greedy_phones(phone_logp: np.ndarray) -> list[tuple[int, int]]:
     return [(int(b), t) for t, b in enumerate(best) if b != 0 and (t == 0 or b != best[t - 1])]
 
 
+def heard_between(heard: list[tuple[int, int]], a: int, b: int) -> str:
+    """What the phone head heard on frames ``a..b`` (one frame of slack each side), as a
+    :func:`phone_string`."""
+    return "".join(chr(0x100 + p) for p, t in heard if a - 1 <= t <= b + 1)
+
+
 def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer,
                 with_confidence: bool = False) -> list[tuple] | None:
     """(first, last) frame of each word of a token sequence, by forced alignment; with
@@ -89,7 +95,7 @@ def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarra
             if any(j in protected for j in range(i, i + n)):
                 break
             a, b = frames[i][0], frames[i + n - 1][1]
-            q = "".join(chr(0x100 + p) for p, t in heard if a - 1 <= t <= b + 1)
+            q = heard_between(heard, a, b)
             if len(q) < 2:
                 continue
             # shortlist on the quick pronunciations, then judge with the full ones (G2P + variants)
@@ -122,4 +128,3 @@ def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarra
             out.append(words[i])
             i += 1
     return " ".join(out)
-

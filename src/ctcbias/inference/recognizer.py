@@ -60,6 +60,9 @@ class DecodingOptions:
         if bad:
             raise ValueError(f"unknown technique(s) {', '.join(sorted(bad))}; choose from {', '.join(TECHNIQUES)}")
 
+# DecodingOptions overrides that switch both false-positive guards off (more recall, more false entities)
+NO_GUARDS = {"guard_distance": None, "lexicon_tighten": 0.0}
+
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "base"
 FRAME_SECONDS = 0.04  # one stack frame: two 20 ms encoder frames
 
