@@ -87,3 +87,35 @@ def test_long_audio_is_windowed_and_stitched(model_file):
     assert torch.allclose(outs[-1][:1400], w0[:1400], atol=1e-4)
     assert torch.allclose(outs[-1][1400:2700], w1[100:1400], atol=1e-4)
     assert torch.allclose(outs[-1][2700:], w2[100:], atol=1e-4)
+
+
+def test_padding_runs_whisper_window_and_keeps_real_frames(model_file):
+    from ctcbias.encoder import encode
+
+    m = WhisperEncoder.from_ct2(model_file)
+    x = _clip()
+    plain, padded = encode(m, x, bf16=False)[-1], encode(m, x, bf16=False, pad=30.0)[-1]
+    assert plain.shape == padded.shape == (len(x) // 160 // 2, 512)
+    # pad=30 is exactly Whisper's input: the clip, zeros to 30 s, one window
+    mel = log_mel(np.pad(x, (0, 480000 - len(x))))
+    with torch.inference_mode():
+        ref = m(mel[None, :, :3000])[-1][0, : len(plain)]
+    assert torch.allclose(padded, ref, atol=1e-4)
+    assert not torch.allclose(plain, padded, atol=0.1)  # the context changes the features
+    tail = encode(m, x, bf16=False, pad=5.0)[-1]
+    assert tail.shape == plain.shape and not torch.allclose(tail, padded, atol=0.1)
+
+
+def test_packed_training_clips_get_their_own_frames(model_file):
+    from ctcbias.encoder import encode
+    from ctcbias.training.features import _packed
+
+    m = WhisperEncoder.from_ct2(model_file)
+    x = _clip()
+    a, b = x[:16000 * 2 + 123], x[8000:]
+    first, second = _packed(m, [a, b])
+    # the first clip of a window sits where it sits alone in a padded window: near-identical
+    alone = encode(m, a, pad=30.0)[-1].numpy()
+    assert first.shape == alone.shape and second.shape == (len(b) // 160 // 2, 512)
+    cos = (first * alone).sum(-1) / np.linalg.norm(first, axis=-1) / np.linalg.norm(alone, axis=-1)
+    assert cos[:-5].mean() > 0.95  # the next clip starts 0.32 s after it: only the edge may move

@@ -66,6 +66,9 @@ def train_base(
     warmup: int = typer.Option(300, min=1),
     time_mask_max: int = typer.Option(25, min=0, help="SpecAugment: longest time mask, encoder frames"),
     dim_mask_max: int = typer.Option(48, min=0, help="SpecAugment: widest feature mask"),
+    pad: float = typer.Option(0.0, min=0.0, max=30.0,
+                              help="seconds of zero audio after each clip in the encoder (30: Whisper's own window)"),
+    pack: bool = typer.Option(False, help="with --pad 30: several training clips share one window (cheaper)"),
 ):
     """Cache encoder features (resumable), then train the CTC stack (resumable) and export it."""
     from .training.features import cache_features
@@ -77,8 +80,11 @@ def train_base(
             raise typer.Exit(2)
     work.mkdir(parents=True, exist_ok=True)
     _log_to(work / "train.log")
+    if pack and pad < 30:
+        typer.echo("--pack needs --pad 30", err=True)
+        raise typer.Exit(2)
     for name in ("dev", "train"):
-        cache_features(data / f"{name}.jsonl", feats, jobs=jobs)
+        cache_features(data / f"{name}.jsonl", feats, jobs=jobs, pad=pad, pack=pack and name == "train")
     train(TrainConfig(data=data, feats=feats, work=work, out=out, epochs=epochs, limit_minutes=limit_minutes,
                       init=init, lr=lr, warmup=warmup, time_mask_max=time_mask_max, dim_mask_max=dim_mask_max))
 

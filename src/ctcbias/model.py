@@ -30,6 +30,7 @@ class StackConfig:
     n_phones: int = 40  # including blank
     dropout: float = 0.1
     stack: int = 2  # encoder frames per stack frame
+    encoder_pad: float = 0.0  # seconds of zeros after each clip in the encoder (see encoder.encode)
 
     def to_dict(self) -> dict:
         return asdict(self)

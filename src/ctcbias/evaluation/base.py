@@ -98,7 +98,7 @@ def run(data: Path, realspeech: Path, out: Path, limit: int = 0) -> dict:
     enc_t, all_t = [], []
     for i in range(6):
         t0 = time.perf_counter()
-        feats = encode(rec.encoder, clip)[-1]
+        feats = encode(rec.encoder, clip, pad=rec.stack.config.encoder_pad)[-1]
         t1 = time.perf_counter()
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
             o = rec.stack(feats[None])

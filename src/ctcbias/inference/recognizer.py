@@ -141,7 +141,7 @@ class Recognizer:
         """Encoder features ``(frames, width)`` of one recording and its duration in seconds."""
         x = audio if isinstance(audio, np.ndarray) and sample_rate in (None, SAMPLE_RATE) and audio.ndim == 1 \
             and audio.dtype == np.float32 else load_audio(audio, sample_rate)
-        return encode(self.encoder, x)[-1], len(x) / SAMPLE_RATE
+        return encode(self.encoder, x, pad=self.stack.config.encoder_pad)[-1], len(x) / SAMPLE_RATE
 
     @torch.inference_mode()
     def posteriors(self, audio, sample_rate: int | None = None, bias: BiasingList | None = None,

@@ -25,7 +25,7 @@ from ..contextual_adapter import AdapterConfig, ContextualAdapter
 from ..model import CTCStack, StackConfig
 from ..tokenizer import Tokenizer
 from .features import FeatureSet
-from .train import _batches, _collate, _ctc, cosine_lr, greedy_ids, load_checkpoint, save_checkpoint
+from .train import _batches, _collate, _ctc, batch_stream, cosine_lr, greedy_ids, load_checkpoint, save_checkpoint
 
 log = logging.getLogger("ctcbias.adapter")
 
@@ -153,48 +153,40 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     adapter.train()
     t0 = time.time() - elapsed
     bar = tqdm(total=total, initial=step, unit="step", desc="adapter")
-    stop = False
-    while step < total and not stop:
-        epoch = step // steps_per_epoch
-        batches = _batches(train_items, cfg.batch_frames, random.Random(f"{cfg.seed}:{epoch}"))
-        nrng = np.random.default_rng([cfg.seed, epoch])
-        for bi, batch in enumerate(batches):
-            if bi < step % steps_per_epoch:
-                continue
-            lrng = random.Random(f"{cfg.seed}:{epoch}:{bi}")  # the same list again on resume
-            lst = batch_list(batch, pool, cfg, lrng)
-            x, lengths = _collate(batch, ftrain, cfg, nrng)
-            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-                low = stack.lower(x, lengths)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                o = stack.upper([h.float() for h in low[0]], low[1], low[2],
-                                bias=adapter.bias_fn(adapter.embed([tok.encode(e) for e in lst])))
-            loss = _ctc(o.subword, o.lengths, [it["sub"] for it in batch])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(adapter.parameters(), 5.0)
-            lr = lr_at(step, time.time() - t0)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            opt.step()
-            step += 1
-            elapsed = time.time() - t0
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.2f}", n=len(lst))
-            if step % 20 == 0:
-                log.info("step %d/%d epoch %.2f loss %.3f list %d lr %.2e %.0fs", step, total,
-                         step / steps_per_epoch, loss.item(), len(lst), lr, elapsed)
-            if step % cfg.ckpt_every == 0 or step == total:
-                save()
-            if step % 300 == 0:
-                log.info("dev at step %d: %s", step, json.dumps(evaluate(stack, adapter, dev, fdev, tok, dlists)))
-            if cfg.limit_minutes and elapsed > cfg.limit_minutes * 60 and step < total:
-                log.info("time limit reached at step %d; resume to continue", step)
-                save()
-                stop = True
-                break
-            if step >= total:
-                break
+    for epoch, bi, batch, _ in batch_stream(train_items, cfg.batch_frames, cfg.seed, step):
+        if step >= total:
+            break
+        lrng = random.Random(f"{cfg.seed}:{epoch}:{bi}")  # the same list again on resume
+        lst = batch_list(batch, pool, cfg, lrng)
+        x, lengths = _collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            low = stack.lower(x, lengths)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            o = stack.upper([h.float() for h in low[0]], low[1], low[2],
+                            bias=adapter.bias_fn(adapter.embed([tok.encode(e) for e in lst])))
+        loss = _ctc(o.subword, o.lengths, [it["sub"] for it in batch])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(adapter.parameters(), 5.0)
+        lr = lr_at(step, time.time() - t0)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.step()
+        step += 1
+        elapsed = time.time() - t0
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.2f}", n=len(lst))
+        if step % 20 == 0:
+            log.info("step %d/%d epoch %.2f loss %.3f list %d lr %.2e %.0fs", step, total,
+                     step / steps_per_epoch, loss.item(), len(lst), lr, elapsed)
+        if step % cfg.ckpt_every == 0 or step == total:
+            save()
+        if step % 300 == 0:
+            log.info("dev at step %d: %s", step, json.dumps(evaluate(stack, adapter, dev, fdev, tok, dlists)))
+        if cfg.limit_minutes and elapsed > cfg.limit_minutes * 60 and step < total:
+            log.info("time limit reached at step %d; resume to continue", step)
+            save()
+            break
     bar.close()
     dev_scores = evaluate(stack, adapter, dev, fdev, tok, dlists)
     log.info("final dev: %s", json.dumps(dev_scores))

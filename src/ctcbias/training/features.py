@@ -3,6 +3,13 @@
 Layout under ``<out>/<set>/``: ``chunk-00000.npy`` (all frames of up to ``CHUNK`` utterances,
 float16, ``(frames, dim)``) and ``chunk-00000.json`` (ids and frame counts). A chunk whose json
 exists is finished, so an interrupted run resumes where it stopped. Workers take whole chunks.
+
+The kind of features is recorded in ``<out>/<set>/kind.json``: ``pad``, the seconds of zero audio
+after each clip (0: the clip at its own length, a context Whisper never saw; 30: a 30 s window as
+Whisper was trained), and ``pack``. Encoding a 3 s clip in a 30 s window costs ~8x, so ``pack``
+lets several training utterances share one window (short silences between): about the cost of
+unpadded clips, with Whisper's 30 s context. Dev and test sets are encoded one clip per window,
+as at inference.
 """
 
 from __future__ import annotations
@@ -15,39 +22,83 @@ from pathlib import Path
 import numpy as np
 
 CHUNK = 1000
+PACK_SECONDS = 27.0  # speech per shared window (neighbours barely change a clip's features)
+GAP = 0.32  # silence between packed utterances, s (a whole number of 20 ms encoder frames)
 _ENC = None  # one encoder per worker process
 
 
-def _encode_chunk(args: tuple[list[dict], Path, Path, int]) -> int:
+def _packed(enc, audios: list[np.ndarray]) -> list[np.ndarray]:
+    """Last-layer features of each clip, several clips per zero-padded 30 s window."""
+    import torch
+
+    from ..encoder import HOP, WINDOW, log_mel
+
+    frame = 2 * HOP  # samples per encoder frame
+    out: list[np.ndarray] = []
+    i = 0
+    while i < len(audios):
+        group, pos, starts = [], 0, []
+        while i < len(audios) and (not group or pos + len(audios[i]) <= PACK_SECONDS * 16000):
+            starts.append(pos)
+            group.append(audios[i])
+            pos += -(-(len(audios[i]) + int(GAP * 16000)) // frame) * frame  # next start on a frame edge
+            i += 1
+        x = np.zeros(max(pos, WINDOW * HOP), dtype=np.float32)
+        for s, a in zip(starts, group):
+            x[s:s + len(a)] = a
+        if len(x) > WINDOW * HOP:  # one clip over 30 s: encode it alone, windowed
+            from ..encoder import encode
+            out.append(encode(enc, group[0], pad=30.0)[-1].numpy())
+            continue
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            h = enc(log_mel(torch.from_numpy(x))[None, :, :WINDOW])[-1][0].float().numpy()
+        for s, a in zip(starts, group):
+            n = len(a) // HOP // 2  # what encode() keeps for this clip alone
+            out.append(h[s // frame: s // frame + n])
+    return out
+
+
+def _encode_chunk(args: tuple[list[dict], Path, Path, int, float, bool]) -> int:
     import torch
 
     from ..audio import load_audio
     from ..encoder import WhisperEncoder, encode
 
-    items, root, dst, threads = args
+    items, root, dst, threads, pad, pack = args
     torch.set_num_threads(threads)
     global _ENC
     if _ENC is None:
         _ENC = WhisperEncoder.from_ct2()
     enc = _ENC
-    feats, lens = [], []
-    for it in items:
-        x = encode(enc, load_audio(root / it["audio"]))[-1]
-        feats.append(x.numpy().astype(np.float16))
-        lens.append(len(x))
+    if pack:
+        feats = [f.astype(np.float16) for f in _packed(enc, [load_audio(root / it["audio"]) for it in items])]
+    else:
+        feats = [encode(enc, load_audio(root / it["audio"]), pad=pad)[-1].numpy().astype(np.float16)
+                 for it in items]
+    lens = [len(f) for f in feats]
     np.save(dst.with_suffix(".npy"), np.concatenate(feats))
     dst.with_suffix(".json").write_text(json.dumps({"ids": [it["id"] for it in items], "lengths": lens}))
     return len(items)
 
 
-def cache_features(manifest: Path, out: Path, jobs: int = 2) -> Path:
-    """Encode every utterance of ``manifest`` into ``out/<set name>/``; returns that folder."""
+def cache_features(manifest: Path, out: Path, jobs: int = 2, pad: float = 0.0, pack: bool = False) -> Path:
+    """Encode every utterance of ``manifest`` into ``out/<set name>/``; returns that folder.
+
+    ``pad``: seconds of zeros after each clip (see ``encoder.encode``); ``pack``: several training
+    clips per 30 s window (needs ``pad`` of 30).
+    """
+    if pack and pad < 30:
+        raise ValueError("pack needs pad=30: packed clips sit in full 30 s windows")
     from tqdm import tqdm
 
     items = [json.loads(line) for line in manifest.open()]
     dst = out / manifest.stem
     dst.mkdir(parents=True, exist_ok=True)
-    todo = [(items[i:i + CHUNK], manifest.parent, dst / f"chunk-{i // CHUNK:05d}", max(1, 2 // jobs))
+    kind = {"pad": pad, "pack": pack}
+    if feature_kind(dst)["pad"] != pad and any(dst.glob("chunk-*.json")):
+        raise ValueError(f"{dst} holds features with pad={feature_kind(dst)['pad']}, not {pad}: use another folder")
+    (dst / "kind.json").write_text(json.dumps(kind))
+    todo = [(items[i:i + CHUNK], manifest.parent, dst / f"chunk-{i // CHUNK:05d}", max(1, 2 // jobs), pad, pack)
             for i in range(0, len(items), CHUNK)]
     todo = [t for t in todo if not t[2].with_suffix(".json").exists()]
     with tqdm(total=len(items), initial=len(items) - sum(len(t[0]) for t in todo), unit="utt",
@@ -60,6 +111,12 @@ def cache_features(manifest: Path, out: Path, jobs: int = 2) -> Path:
                 for n in pool.imap_unordered(_encode_chunk, todo):
                     bar.update(n)
     return dst
+
+
+def feature_kind(folder: Path) -> dict:
+    """``{"pad", "pack"}`` of a cached set; a cache from before kinds were recorded is unpadded."""
+    f = folder / "kind.json"
+    return json.loads(f.read_text()) if f.exists() else {"pad": 0.0, "pack": False}
 
 
 @dataclass

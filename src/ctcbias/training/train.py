@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer, train_sentencepiece
-from .features import FeatureSet
+from .features import FeatureSet, feature_kind
 
 log = logging.getLogger("ctcbias.train")
 
@@ -75,6 +75,22 @@ def _batches(items: list[dict], max_frames: int, rng: random.Random) -> list[lis
         out.append(cur)
     rng.shuffle(out)
     return out
+
+
+def batch_stream(items: list[dict], max_frames: int, seed: int, step: int = 0):
+    """``(epoch, index, batch, last_of_epoch)`` from global step ``step`` on, endlessly.
+
+    Each epoch has its own shuffled order; epochs differ by a batch or two in length (the length
+    jitter regroups them), so a resumed run walks the epochs to find where ``step`` falls.
+    """
+    epoch, first = 0, 0
+    while True:
+        batches = _batches(items, max_frames, random.Random(f"{seed}:{epoch}"))
+        if not batches:
+            return
+        for bi in range(max(0, step - first), len(batches)):
+            yield epoch, bi, batches[bi], bi == len(batches) - 1
+        epoch, first = epoch + 1, first + len(batches)
 
 
 def _collate(batch: list[dict], feats: FeatureSet, cfg: TrainConfig | None, rng: np.random.Generator | None):
@@ -175,11 +191,14 @@ def train(cfg: TrainConfig) -> Path:
     hours = sum(it["n"] for it in train_items) / 50 / 3600
     log.info("train: %d utterances, %.2f h; dev: %d", len(train_items), hours, len(dev_items))
 
-    mcfg = StackConfig(in_dim=ftrain.chunks[0].shape[1], n_subwords=len(tok), n_phones=len(phones))
+    pad = feature_kind(cfg.feats / "train")["pad"]
+    if feature_kind(cfg.feats / "dev")["pad"] != pad:
+        raise ValueError(f"{cfg.feats}: train and dev features were encoded with different padding")
+    mcfg = StackConfig(in_dim=ftrain.chunks[0].shape[1], n_subwords=len(tok), n_phones=len(phones),
+                       encoder_pad=pad)
     model = CTCStack(mcfg)
     log.info("stack parameters: %.2f M", sum(p.numel() for p in model.parameters()) / 1e6)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    rng = random.Random(cfg.seed)
     steps_per_epoch = len(_batches(train_items, cfg.batch_frames, random.Random(0)))
     total = int(cfg.epochs * steps_per_epoch)
 
@@ -200,47 +219,38 @@ def train(cfg: TrainConfig) -> Path:
     model.train()
     t0 = time.time() - elapsed
     bar = tqdm(total=total, initial=step, unit="step", desc="train")
-    stop = False
-    while step < total and not stop:
-        epoch = step // steps_per_epoch
-        batches = _batches(train_items, cfg.batch_frames, random.Random(f"{cfg.seed}:{epoch}"))
-        nrng = np.random.default_rng([cfg.seed, epoch])
-        for bi, batch in enumerate(batches):
-            if bi < step % steps_per_epoch:
-                continue  # resume mid-epoch on the same batch order
-            x, lengths = _collate(batch, ftrain, cfg, nrng)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                o = model(x, lengths)
-            l_out = _ctc(o.subword, o.lengths, [it["sub"] for it in batch])
-            l_int = _ctc(o.inter, o.lengths, [it["sub"] for it in batch])
-            l_ph = _ctc(o.phone, o.lengths, [it["ph"] for it in batch])
-            loss = (l_out + cfg.weight_inter * l_int + cfg.weight_phone * l_ph) / (1 + cfg.weight_inter + cfg.weight_phone)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            lr = lr_at(step, time.time() - t0)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            opt.step()
-            step += 1
-            elapsed = time.time() - t0
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.2f}", ph=f"{l_ph.item():.2f}")
-            if step % 20 == 0:
-                log.info("step %d/%d epoch %.2f loss %.3f out %.3f inter %.3f phone %.3f lr %.2e %.0fs", step, total,
-                         step / steps_per_epoch, loss.item(), l_out.item(), l_int.item(), l_ph.item(),
-                         lr, elapsed)
-            if step % cfg.ckpt_every == 0 or step == total:
-                save()
-            if step % steps_per_epoch == 0 or step == total:
-                log.info("dev at step %d: %s", step, json.dumps(evaluate(model, dev_items, fdev, tok)))
-            if cfg.limit_minutes and elapsed > cfg.limit_minutes * 60 and step < total:
-                log.info("time limit reached at step %d; resume to continue", step)
-                save()
-                stop = True
-                break
-            if step >= total:
-                break
+    for epoch, bi, batch, last in batch_stream(train_items, cfg.batch_frames, cfg.seed, step):
+        if step >= total:
+            break
+        x, lengths = _collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            o = model(x, lengths)
+        l_out = _ctc(o.subword, o.lengths, [it["sub"] for it in batch])
+        l_int = _ctc(o.inter, o.lengths, [it["sub"] for it in batch])
+        l_ph = _ctc(o.phone, o.lengths, [it["ph"] for it in batch])
+        loss = (l_out + cfg.weight_inter * l_int + cfg.weight_phone * l_ph) / (1 + cfg.weight_inter + cfg.weight_phone)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        lr = lr_at(step, time.time() - t0)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.step()
+        step += 1
+        elapsed = time.time() - t0
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.2f}", ph=f"{l_ph.item():.2f}")
+        if step % 20 == 0:
+            log.info("step %d/%d epoch %.2f loss %.3f out %.3f inter %.3f phone %.3f lr %.2e %.0fs", step, total,
+                     step / steps_per_epoch, loss.item(), l_out.item(), l_int.item(), l_ph.item(), lr, elapsed)
+        if step % cfg.ckpt_every == 0 or step == total:
+            save()
+        if last and step < total:
+            log.info("dev at step %d: %s", step, json.dumps(evaluate(model, dev_items, fdev, tok)))
+        if cfg.limit_minutes and elapsed > cfg.limit_minutes * 60 and step < total:
+            log.info("time limit reached at step %d; resume to continue", step)
+            save()
+            break
     bar.close()
     dev = evaluate(model, dev_items, fdev, tok)
     log.info("final dev: %s", json.dumps(dev))
