@@ -1,4 +1,4 @@
-"""Does the CTC stack learn more from Whisper features of padded windows? A small A/B.
+"""Which Whisper features does the CTC stack learn most from? A small A/B of encoder inputs.
 
 The same small stack is trained for the same number of steps on the same training utterances,
 once per way of feeding the frozen encoder, and scored on the same dev set (greedy WER, phone
@@ -6,7 +6,8 @@ error rate). Ways (see ``encoder.encode`` and ``training.features``):
 
 - ``plain``: each clip at its own length (how the shipped model was trained);
 - ``packed``: training clips packed into 30 s windows, dev clips alone in a 30 s window (pad 30);
-- ``tail5``: each clip followed by 5 s of zeros (a cheaper padding).
+- ``tail5``: each clip followed by 5 s of zeros (a cheaper padding);
+- ``layer4``: plain, but the output of block 4 of 6 instead of the last (after ``ln_post``).
 
     .venv/bin/python scripts/padding_probe.py --synth /work/data/synth --work /work/data/probe \\
         --train-utts 1500 --epochs 6
@@ -26,7 +27,30 @@ from ctcbias.data.build import BuildConfig, plan
 from ctcbias.training.features import cache_features
 from ctcbias.training.train import TrainConfig, train
 
-WAYS = {"plain": (0.0, False), "packed": (30.0, True), "tail5": (5.0, False)}
+WAYS = {"plain": (0.0, False), "packed": (30.0, True), "tail5": (5.0, False), "layer4": (0.0, False)}
+LAYER = {"layer4": 3}  # ways that read another block than the last (plain clips only)
+
+
+def cache_layer(manifest: Path, out: Path, layer: int) -> None:
+    """The feature cache's layout (one chunk) with block ``layer``'s output instead of the last."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from ctcbias.audio import load_audio
+    from ctcbias.encoder import WhisperEncoder, encode
+
+    dst = out / manifest.stem
+    if (dst / "chunk-00000.json").exists():
+        return
+    dst.mkdir(parents=True, exist_ok=True)
+    enc = WhisperEncoder.from_ct2()
+    items = [json.loads(line) for line in manifest.open()]
+    feats = [encode(enc, load_audio(it["audio"]))[layer].numpy().astype(np.float16)
+             for it in tqdm(items, desc=f"encode {manifest.stem} block {layer + 1}")]
+    np.save(dst / "chunk-00000.npy", np.concatenate(feats))
+    (dst / "chunk-00000.json").write_text(json.dumps({"ids": [it["id"] for it in items],
+                                                      "lengths": [len(f) for f in feats]}))
+    (dst / "kind.json").write_text(json.dumps({"pad": 0.0, "pack": False, "layer": layer}))
 
 
 def manifests(synth: Path, work: Path, n: int) -> None:
@@ -64,8 +88,11 @@ def main() -> None:
             continue
         pad, pack = WAYS[way]
         feats = a.work / f"feats-{way}"
-        cache_features(a.work / "dev.jsonl", feats, jobs=1, pad=pad)
-        cache_features(a.work / "train.jsonl", feats, jobs=1, pad=pad, pack=pack)
+        for name in ("dev", "train"):
+            if way in LAYER:
+                cache_layer(a.work / f"{name}.jsonl", feats, LAYER[way])
+            else:
+                cache_features(a.work / f"{name}.jsonl", feats, jobs=1, pad=pad, pack=pack and name == "train")
         out = a.work / f"model-{way}"
         train(TrainConfig(data=a.work, feats=feats, work=a.work / f"run-{way}", out=out, epochs=a.epochs,
                           batch_frames=5000, lr=1.2e-3, warmup=50, time_mask_max=8, dim_mask_max=24))

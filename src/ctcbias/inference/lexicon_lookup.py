@@ -23,7 +23,7 @@ from .align import ctc_align
 from .biasing_list import BiasingList, _prons
 from .phonetic_rescoring import entity_spans
 
-__all__ = ["lookup", "phone_string"]
+__all__ = ["lookup", "phone_string", "quick_choices"]
 
 _PH = PhoneSet()
 
@@ -36,8 +36,9 @@ def phone_string(phones) -> str:
     return "".join(map(_CHAR.__getitem__, phones))
 
 
-def _quick_choices(bias: BiasingList) -> list[str]:
-    got = getattr(bias, "_quick_choices", None)
+def quick_choices(bias: BiasingList) -> list[str]:
+    """Each entry's quick pronunciation as a :func:`phone_string`, kept on the list."""
+    got = getattr(bias, "_quick_choices", None)  # a plain attribute: BiasingList stays unaware of phones
     if got is None:
         got = [phone_string(e.quick) for e in bias.entries]
         bias._quick_choices = got
@@ -86,7 +87,7 @@ def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarra
     if frames is None or len(frames) != len(words):
         return text
     heard = _greedy_phones(phone_logp)
-    choices = _quick_choices(bias)
+    choices = quick_choices(bias)
     protected = {i for s, e, _ in entity_spans(words, bias) for i in range(s, e)}
     prons = _prons(set(words))
     found = []  # (gain, start, end, entry)

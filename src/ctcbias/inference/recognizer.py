@@ -181,8 +181,12 @@ class Recognizer:
 
     def compile(self, words: list[str] | None, options: "DecodingOptions | None" = None) -> BiasingList:
         """Compile a word list once (cached by content) for many calls."""
+        from .lexicon_lookup import quick_choices
+
         opts = options or DecodingOptions()
-        return BiasingList.compile(words or [], self.tokenizer, variants="g2g" in opts.techniques)
+        bias = BiasingList.compile(words or [], self.tokenizer, variants="g2g" in opts.techniques)
+        bias.word_prefixes, quick_choices(bias)  # built on first use: let the compile pay, not a decode
+        return bias
 
     def resolve(self, options: DecodingOptions | None = None, **overrides) -> DecodingOptions:
         """Options with ``bias="auto"`` made concrete for this model."""
