@@ -222,7 +222,7 @@ def encode(enc: WhisperEncoder, audio: np.ndarray, bf16: bool = True, pad: float
     n = mel.shape[1] - mel.shape[1] % 2
     starts = [0] if n <= WINDOW else list(range(0, n - OVERLAP, WINDOW - OVERLAP))
     if pad > 0:  # Whisper pads the waveform with zeros, so padded frames sit at the log-mel floor
-        mel = log_mel(F.pad(x, (0, (starts[-1] + WINDOW) * HOP - len(x) if len(x) < (starts[-1] + WINDOW) * HOP else 0)))
+        mel = log_mel(F.pad(x, (0, max(0, (starts[-1] + WINDOW) * HOP - len(x)))))
     ends = [min(s + WINDOW, n + int(pad * SAMPLE_RATE / HOP) // 2 * 2) for s in starts]
     pieces: list[list[torch.Tensor]] = []
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):

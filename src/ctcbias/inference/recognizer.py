@@ -185,7 +185,9 @@ class Recognizer:
 
         opts = options or DecodingOptions()
         bias = BiasingList.compile(words or [], self.tokenizer, variants="g2g" in opts.techniques)
-        bias.word_prefixes, quick_choices(bias)  # built on first use: let the compile pay, not a decode
+        # what every decode would build on first use: the compile pays once, not a call
+        _ = bias.word_prefixes
+        quick_choices(bias)
         return bias
 
     def resolve(self, options: DecodingOptions | None = None, **overrides) -> DecodingOptions:
