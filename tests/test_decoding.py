@@ -213,3 +213,16 @@ def test_entity_guard_keeps_only_entities_that_sound_like_the_audio():
     assert verified([wrong, right], lp, plp, TOK, bias, 0.4) is right  # the distractor is passed over
     assert verified([wrong], lp, plp, TOK, bias, 0.4) is None
     assert verified([plain, right], lp, plp, TOK, bias, 0.4) is plain  # no entity: nothing to check
+
+
+def test_word_frames_memo_aligns_each_hypothesis_once():
+    from ctcbias.inference.lexicon_lookup import word_frames
+
+    toks = TOK.encode("please call my mother tomorrow")
+    lp = posteriors(toks, len(TOK))
+    memo: dict = {}
+    plain = word_frames(toks, lp, TOK, with_confidence=True)
+    assert len(plain) == 5 and word_frames(toks, lp, TOK, with_confidence=True, memo=memo) == plain
+    assert list(memo) == [tuple(toks)]
+    memo[tuple(toks)] = None  # what is in the memo is used: an unalignable entry stays unaligned
+    assert word_frames(toks, lp, TOK, memo=memo) is None

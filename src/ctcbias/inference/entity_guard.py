@@ -37,16 +37,16 @@ __all__ = ["entity_distances", "verified"]
 
 
 def entity_distances(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
-                     bias: BiasingList, heard: list[tuple[int, int]] | None = None
+                     bias: BiasingList, heard: list[tuple[int, int]] | None = None, memo: dict | None = None
                      ) -> list[tuple[int, int, int, float]] | None:
     """(start, end, entry, distance) of each entity span in ``text``. None when the hypothesis
     cannot be aligned to the audio. ``heard``: the phone head's greedy phones, when the caller
-    already has them (they do not depend on the hypothesis)."""
+    already has them (they do not depend on the hypothesis); ``memo``: see ``word_frames``."""
     words = text.split()
     spans = entity_spans(words, bias)
     if not spans:
         return []
-    frames = word_frames(tokens, logp, tok)
+    frames = word_frames(tokens, logp, tok, memo=memo)
     if frames is None or len(frames) != len(words):
         return None
     if heard is None:
@@ -60,11 +60,11 @@ def entity_distances(tokens: list[int], text: str, logp: np.ndarray, phone_logp:
 
 
 def verified(nbest: list[Hypothesis], logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
-             bias: BiasingList, max_distance: float) -> Hypothesis | None:
+             bias: BiasingList, max_distance: float, memo: dict | None = None) -> Hypothesis | None:
     """The best hypothesis whose entities all sound like the audio, or None."""
     heard = _greedy_phones(phone_logp)
     for h in nbest:
-        d = entity_distances(list(h.tokens), h.text, logp, phone_logp, tok, bias, heard)
+        d = entity_distances(list(h.tokens), h.text, logp, phone_logp, tok, bias, heard, memo)
         if d is not None and all(x[3] <= max_distance for x in d):
             return h
     return None

@@ -57,10 +57,17 @@ def heard_between(heard: list[tuple[int, int]], a: int, b: int) -> str:
 
 
 def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer,
-                with_confidence: bool = False) -> list[tuple] | None:
+                with_confidence: bool = False, memo: dict | None = None) -> list[tuple] | None:
     """(first, last) frame of each word of a token sequence, by forced alignment; with
-    ``with_confidence``, also the geometric mean of its units' best posterior on their frames."""
-    spans = ctc_align(logp, tokens)
+    ``with_confidence``, also the geometric mean of its units' best posterior on their frames.
+    ``memo``: alignments already made on this ``logp`` (one decode's), by token sequence."""
+    key = tuple(tokens)
+    if memo is not None and key in memo:
+        spans = memo[key]
+    else:
+        spans = ctc_align(logp, tokens)
+        if memo is not None:
+            memo[key] = spans
     if spans is None:
         return None
     words: list[list] = []
@@ -78,12 +85,12 @@ def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer,
 
 def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
            bias: BiasingList, max_distance: float = 0.3, margin: float = 0.1, max_words: int = 4,
-           shortlist: int = 5) -> str:
+           shortlist: int = 5, memo: dict | None = None) -> str:
     """Return ``text`` with spans replaced by entities whose pronunciation the audio fits better."""
     words = text.split()
     if not words or not len(bias):
         return text
-    frames = word_frames(tokens, logp, tok)
+    frames = word_frames(tokens, logp, tok, memo=memo)
     if frames is None or len(frames) != len(words):
         return text
     heard = _greedy_phones(phone_logp)

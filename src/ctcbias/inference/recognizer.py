@@ -245,10 +245,11 @@ class Recognizer:
 
             nbest = rescore(nbest, post.phone, bias, opts.phonetic_weight)
         best = nbest[0]
+        aligned: dict = {}  # the guard, the lookup and the word times align the same hypothesis
         if opts.guard_distance is not None and tech & {"subword", "unigram", "phonetic"}:
             from .entity_guard import verified
 
-            best = verified(nbest, post.subword, post.phone, self.tokenizer, bias, opts.guard_distance)
+            best = verified(nbest, post.subword, post.phone, self.tokenizer, bias, opts.guard_distance, aligned)
             if best is None:  # every hypothesis holds an entity the audio does not support
                 nbest = beam_search(post.subword, self.tokenizer, self.lm if opts.use_lm else None, opts.beam)
                 if not nbest or not nbest[0].text:
@@ -260,18 +261,20 @@ class Recognizer:
             from .lexicon_lookup import lookup
 
             dist = opts.lexicon_max_distance - opts.lexicon_tighten * max(0.0, np.log10(len(bias) / 100))
-            new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias, dist, opts.lexicon_margin)
+            new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias, dist, opts.lexicon_margin,
+                         memo=aligned)
             if new != text:
                 text, tokens = new, self.tokenizer.encode(new)
-        return mark_entities(timed_words(text, tokens, post.subword, self.tokenizer, post.duration), bias)
+        return mark_entities(timed_words(text, tokens, post.subword, self.tokenizer, post.duration, aligned), bias)
 
 
-def timed_words(text: str, tokens: list[int], logp: np.ndarray, tok: Tokenizer, duration: float) -> Result:
+def timed_words(text: str, tokens: list[int], logp: np.ndarray, tok: Tokenizer, duration: float,
+                memo: dict | None = None) -> Result:
     """Words of ``text`` with times and confidence from a forced alignment of its subwords."""
     from .lexicon_lookup import word_frames
 
     words = text.split()
-    frames = word_frames(tokens, logp, tok, with_confidence=True)
+    frames = word_frames(tokens, logp, tok, with_confidence=True, memo=memo)
     if frames is None or len(frames) != len(words):
         return Result(text, [Word(w, 0.0, round(duration, 2), 0.0) for w in words], duration)
     out = [Word(w, round(a * FRAME_SECONDS, 2), round((b + 1) * FRAME_SECONDS, 2), round(max(c, 1e-3), 3))
