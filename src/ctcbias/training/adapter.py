@@ -25,7 +25,8 @@ from ..contextual_adapter import AdapterConfig, ContextualAdapter
 from ..model import CTCStack, StackConfig
 from ..tokenizer import Tokenizer
 from .features import FeatureSet
-from .train import _batches, _collate, _ctc, batch_stream, cosine_lr, greedy_ids, load_checkpoint, save_checkpoint
+from .train import (_batches, _collate, _ctc, batch_stream, cosine_lr, greedy_ids, load_checkpoint, optimizer_step,
+                    save_checkpoint)
 
 log = logging.getLogger("ctcbias.adapter")
 
@@ -165,13 +166,7 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
             o = stack.upper([h.float() for h in low[0]], low[1], low[2],
                             bias=adapter.bias_fn(adapter.embed([tok.encode(e) for e in lst])))
         loss = _ctc(o.subword, o.lengths, [it["sub"] for it in batch])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(adapter.parameters(), 5.0)
-        lr = lr_at(step, time.time() - t0)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.step()
+        lr = optimizer_step(opt, loss, adapter.parameters(), lambda: lr_at(step, time.time() - t0))
         step += 1
         elapsed = time.time() - t0
         bar.update(1)

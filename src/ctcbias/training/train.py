@@ -119,6 +119,19 @@ def _ctc(logp: torch.Tensor, lengths: torch.Tensor, targets: list[list[int]]) ->
     return F.ctc_loss(logp.float().transpose(0, 1), flat, lengths, tl, zero_infinity=True, reduction="sum") / len(targets)
 
 
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, lr_now) -> float:
+    """Backward, clip gradients to norm 5, step at ``lr_now()`` (read after the backward pass, as
+    the time-fitted schedule counts it); returns that learning rate."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 5.0)
+    lr = lr_now()
+    for g in opt.param_groups:
+        g["lr"] = lr
+    opt.step()
+    return lr
+
+
 def greedy_ids(logp: torch.Tensor, n: int) -> list[int]:
     best = logp[:n].argmax(-1).tolist()
     return [b for i, b in enumerate(best) if b != 0 and (i == 0 or b != best[i - 1])]
@@ -229,13 +242,7 @@ def train(cfg: TrainConfig) -> Path:
         l_int = _ctc(o.inter, o.lengths, [it["sub"] for it in batch])
         l_ph = _ctc(o.phone, o.lengths, [it["ph"] for it in batch])
         loss = (l_out + cfg.weight_inter * l_int + cfg.weight_phone * l_ph) / (1 + cfg.weight_inter + cfg.weight_phone)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        lr = lr_at(step, time.time() - t0)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.step()
+        lr = optimizer_step(opt, loss, model.parameters(), lambda: lr_at(step, time.time() - t0))
         step += 1
         elapsed = time.time() - t0
         bar.update(1)
