@@ -20,8 +20,9 @@ WORDS = [l for l in (EX / "words.txt").read_text(encoding="utf-8").splitlines() 
 def _fresh(rec) -> Recognizer:
     c = rec.stack.config
     torch.manual_seed(0)
-    a = ContextualAdapter(AdapterConfig(n_subwords=c.n_subwords, d=c.d, layers=c.inter_layer)).eval()
-    torch.nn.init.zeros_(a.out.weight)  # an adapter that adds nothing
+    a = ContextualAdapter(AdapterConfig(n_subwords=c.n_subwords, d=c.d, layers=c.layers)).eval()
+    a.init_from_head(rec.stack.out_head)
+    a.gain.data.zero_()  # with the context values still zero: an adapter that adds nothing
     return Recognizer(rec.encoder, rec.stack, rec.tokenizer, rec.model_dir, a)
 
 
@@ -31,7 +32,7 @@ def test_untrained_adapter_is_the_identity_and_attends_over_the_list(rec):
     base = r.posteriors(None, features=feats)
     lst = r.compile(WORDS)
     biased = r.posteriors(None, bias=lst, features=feats)
-    np.testing.assert_array_equal(base.subword, biased.subword)  # zero output layer: adds nothing
+    np.testing.assert_array_equal(base.subword, biased.subword)  # zero values: adds nothing
     att = biased.attention
     assert att.shape == (len(base.subword), 1 + len(lst))
     np.testing.assert_allclose(att.sum(1), 1.0, atol=1e-2)
@@ -43,7 +44,7 @@ def test_untrained_adapter_is_the_identity_and_attends_over_the_list(rec):
 
 def test_a_nonzero_adapter_changes_only_the_upper_heads(rec):
     r = _fresh(rec)
-    torch.nn.init.normal_(r.adapter.out.weight, std=0.5)
+    r.adapter.gain.data.fill_(4.0)
     feats = r.features(EX / "pharmacy.wav")
     base = r.posteriors(None, features=feats)
     biased = r.posteriors(None, bias=r.compile(WORDS), features=feats)
@@ -76,15 +77,40 @@ def test_gradients_reach_only_the_adapter():
     stack = CTCStack(c).eval()
     for p in stack.parameters():
         p.requires_grad_(False)
-    a = ContextualAdapter(AdapterConfig(n_subwords=30, d=32, d_a=16, layers=2))
+    a = ContextualAdapter(AdapterConfig(n_subwords=30, d=32, d_a=16, layers=4)).init_from_head(stack.out_head)
     o = stack.upper(*stack.lower(torch.randn(2, 40, 16)), bias=a.bias_fn(a.embed([[3, 4, 5], [7]])))
     o.subword[:, :, 3].sum().backward()
-    assert a.out.weight.grad is not None and a.out.weight.grad.abs().sum() > 0
+    # the zero-initialized corrections get gradient at once (else training could never move them)
+    for p in (a.gain, a.q.weight, a.tok_emb.weight, a.no_bias_offset, a.log_temp):
+        assert p.grad is not None and p.grad.abs().sum() > 0
     assert all(p.grad is None for p in stack.parameters())
 
 
+def test_the_attention_boosts_a_listed_subword_where_the_base_half_believes_it():
+    """Before training, the adapter is an adaptive boost: a listed subword whose logit is close to the
+    base's best gets attention and a higher log-prob; an unlisted one is left alone; a subword that
+    many entries share gets no more attention in total than one entry's."""
+    a = ContextualAdapter(AdapterConfig(n_subwords=6, d=6, d_a=4, layers=1, dropout=0.0)).eval()
+    head = torch.nn.Linear(6, 6)
+    with torch.no_grad():
+        head.weight.copy_(torch.eye(6)), head.bias.zero_()
+    a.init_from_head(head)
+    z = torch.tensor([[[0.0, 0.0, 3.0, 2.5, 2.5, 0.0]]])  # frame: unit 2 first, 3 and 4 close behind
+    logits = head(z)
+
+    def boosted(entries):
+        hook = a.bias_fn(a.embed(entries))
+        new = logits + torch.nn.functional.linear(hook([z], None, z, logits), head.weight)
+        return (new - logits)[0, 0], hook.attention[0, 0]
+
+    gain, att = boosted([[3]])
+    assert gain[3] > 0.5 and abs(gain[4]) < 1e-6 and att[1] > 0.3
+    _, att_many = boosted([[3]] * 10)
+    assert abs(att_many[1:].sum() - att[1]) < 1e-4
+
+
 def test_training_lists_mix_true_entities_distractors_and_empty_lists():
-    cfg = AdapterTrainConfig(max_distractors=50, p_absent=0.2, p_empty=0.1)
+    cfg = AdapterTrainConfig(max_distractors=50, p_absent=0.2, p_empty=0.1, p_phrase=0.0)
     pool = [f"distractor {i}" for i in range(500)]
     batch = [{"ents": ["okafor"]}, {"ents": ["lisinopril", "okafor"]}, {"ents": []}]
     rng = random.Random(0)
@@ -96,3 +122,13 @@ def test_training_lists_mix_true_entities_distractors_and_empty_lists():
     with_true = sum("lisinopril" in l for l in nonempty) / len(nonempty)
     assert 0.7 < with_true < 0.9  # left out about p_absent of the time
     assert max(len(l) for l in nonempty) > 30 and min(len(l) for l in nonempty) <= 3
+
+
+def test_training_lists_can_add_spans_of_the_utterances_own_words():
+    cfg = AdapterTrainConfig(max_distractors=0, p_absent=1.0, p_empty=0.0, p_phrase=1.0)
+    batch = [{"ents": ["okafor"], "text": "ask doctor okafor about the dose"}]
+    lists = [batch_list(batch, [], cfg, random.Random(i)) for i in range(50)]
+    spans = {e for l in lists for e in l}
+    assert all(f" {e} " in " ask doctor okafor about the dose " for e in spans)  # contiguous spans
+    assert {"doctor", "about"} <= spans and any(len(e.split()) == 2 for e in spans)
+    assert all(e.split()[0] not in {"ask", "the"} for e in spans)  # short words never start one

@@ -2,24 +2,33 @@
 
 Three parts, as in the method:
 
-* a **catalog encoder** embeds each list entry from its subword sequence (an embedding table and a
-  bidirectional LSTM; the two final states, projected, are the entry's embedding);
-* a **query** per frame: a learned, softmax-weighted sum of the stack's blocks up to the
-  intermediate subword layer;
-* an **attention** of each frame's query over the entries plus a learned ``<no-bias>`` slot. The
-  attended value, projected, is added to the hidden state that feeds the upper blocks and the final
-  CTC head. ``<no-bias>`` has a learned key and a zero value, so a frame that attends only to it
-  (or a call with an empty list, which skips the adapter) gets exactly the base model's output.
+* a **catalog encoder** embeds each list entry from its subword sequence: every subword of the
+  entry gets a vector (its embedding plus, from a bidirectional LSTM over the entry, where it sits
+  in the entry), so an entry is a short sequence of keys and values, not one pooled vector;
+* a **query** per frame: the final head's input plus a projection of a learned, softmax-weighted
+  sum of all the stack's blocks;
+* an **attention** of each frame over every subword of every entry plus a ``<no-bias>`` slot. The
+  attended values are added to the representation that feeds the final CTC head.
 
-The base stack stays frozen; only this module is trained (``ctcbias.training.adapter``).
+Why subword-level keys: a frame emits one subword, so the attention can name *which* subword of
+an entry to emit, and the value can push exactly that unit (values start as the final head's own
+weight row of the subword, scaled so the boost is ``gain`` nats). The score of a subword position
+starts as the base model's logit for that subword (``<no-bias>`` starts as the base's best logit),
+minus the log of how often the list holds that subword, so a long list of entries sharing common
+subwords does not pile attention onto them. Before any training the adapter is thus an adaptive
+subword boost; training learns the query and key corrections that make it context-aware (which
+entry is being said) and how far to trust it. The base stack stays frozen; only this module is
+trained (``ctcbias.training.adapter``). With ``gain`` 0 and a zero context value it adds nothing.
 
     >>> import torch
     >>> a = ContextualAdapter(AdapterConfig(n_subwords=20, d=16, d_a=8, layers=2))
-    >>> emb = a.embed([[3, 4], [5]])                   # two entries
+    >>> cat = a.embed([[3, 4], [5]])                   # two entries, three subwords
     >>> hidden = [torch.zeros(1, 7, 16)] * 2           # two blocks, 7 frames
-    >>> hook = a.bias_fn(emb)
-    >>> hook(hidden, None).shape, hook.attention.shape  # attention: frames x (1 + entries)
-    (torch.Size([1, 7, 16]), torch.Size([1, 7, 3]))
+    >>> hook = a.bias_fn(cat)
+    >>> hook(hidden, None, torch.zeros(1, 7, 16), torch.zeros(1, 7, 20)).shape
+    torch.Size([1, 7, 16])
+    >>> hook.attention.shape                           # frames x (<no-bias> + entries)
+    torch.Size([1, 7, 3])
 """
 
 from __future__ import annotations
@@ -29,71 +38,107 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["AdapterConfig", "ContextualAdapter"]
+__all__ = ["AdapterConfig", "Catalog", "ContextualAdapter"]
 
 
 @dataclass
 class AdapterConfig:
     n_subwords: int = 501  # the stack's subword units, blank (0) included
-    d: int = 256  # the stack's width
-    d_a: int = 256  # attention width
-    layers: int = 4  # blocks whose outputs the query mixes (1..inter_layer)
+    d: int = 256  # the stack's width (the final head's input)
+    d_a: int = 256  # catalog encoder (LSTM) width
+    layers: int = 6  # blocks whose outputs the query mixes
     dropout: float = 0.1
+    gain: float = 2.0  # initial boost, in nats, of a fully attended subword
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Catalog:
+    """A list's entries as the attention sees them: one key and value per entry subword."""
+
+    ids: torch.Tensor  # (P,) subword id of each position
+    owner: torch.Tensor  # (P,) which entry each position belongs to
+    keys: torch.Tensor  # (P, d) learned key corrections
+    values: torch.Tensor  # (P, d)
+    prior: torch.Tensor  # (P,) -log(how many positions share the subword)
+    n_entries: int
 
 
 class ContextualAdapter(nn.Module):
     def __init__(self, c: AdapterConfig):
         super().__init__()
         self.config = c
-        self.tok_emb = nn.Embedding(c.n_subwords, c.d_a // 2, padding_idx=0)
-        self.lstm = nn.LSTM(c.d_a // 2, c.d_a // 2, batch_first=True, bidirectional=True)
-        self.entry_proj = nn.Linear(c.d_a, c.d_a)
+        self.tok_emb = nn.Embedding(c.n_subwords, c.d, padding_idx=0)
+        self.lstm = nn.LSTM(c.d, c.d_a // 2, batch_first=True, bidirectional=True)
+        self.key_ctx, self.val_ctx = nn.Linear(c.d_a, c.d), nn.Linear(c.d_a, c.d)
         self.layer_weights = nn.Parameter(torch.zeros(c.layers))
         self.ln_q = nn.LayerNorm(c.d)
-        self.q = nn.Linear(c.d, c.d_a)
-        self.k = nn.Linear(c.d_a, c.d_a)
-        self.v = nn.Linear(c.d_a, c.d_a)
-        self.no_bias_key = nn.Parameter(torch.randn(c.d_a) * 0.02)
-        self.out = nn.Linear(c.d_a, c.d, bias=False)
-        # small, not zero: a zero output layer gives the attention no gradient to start from
-        nn.init.normal_(self.out.weight, std=0.02)
+        self.q = nn.Linear(c.d, c.d)
+        self.no_bias_key = nn.Parameter(torch.zeros(c.d))
+        self.no_bias_offset = nn.Parameter(torch.zeros(()))
+        self.log_temp = nn.Parameter(torch.zeros(()))
+        self.gain = nn.Parameter(torch.tensor(float(c.gain)))
+        # corrections start at zero: the untrained adapter is the plain adaptive boost above
+        for lin in (self.key_ctx, self.val_ctx, self.q):
+            nn.init.zeros_(lin.weight), nn.init.zeros_(lin.bias)
         self.drop = nn.Dropout(c.dropout)
 
-    def embed(self, entries: list[list[int]]) -> torch.Tensor:
-        """Embeddings ``(entries, d_a)`` of subword id sequences (ids as the CTC heads number them)."""
-        if not entries:
-            return torch.zeros(0, self.config.d_a)
+    @torch.no_grad()
+    def init_from_head(self, head: nn.Linear) -> "ContextualAdapter":
+        """Start the subword embeddings as the final CTC head's rows: a key then scores a frame the
+        way the head does, and a value pushes the head towards its subword."""
+        self.tok_emb.weight.copy_(head.weight)
+        return self
+
+    def embed(self, entries: list[list[int]]) -> Catalog:
+        """The catalog of subword id sequences (ids as the CTC heads number them); computed once per list."""
+        n = len(entries)
+        if not n:
+            z = torch.zeros(0, self.config.d)
+            return Catalog(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), z, z, torch.zeros(0), 0)
         lens = torch.tensor([max(1, len(e)) for e in entries])
-        ids = torch.zeros(len(entries), int(lens.max()), dtype=torch.long)
+        ids = torch.zeros(n, int(lens.max()), dtype=torch.long)
         for i, e in enumerate(entries):
             ids[i, : len(e)] = torch.tensor(e, dtype=torch.long)
-        packed = pack_padded_sequence(self.tok_emb(ids), lens, batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)  # h: (2, entries, d_a/2), the two directions' final states
-        return torch.tanh(self.entry_proj(torch.cat([h[0], h[1]], -1)))
+        emb = self.tok_emb(ids)
+        packed = pack_padded_sequence(emb, lens, batch_first=True, enforce_sorted=False)
+        ctx, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=ids.shape[1])
+        mask = torch.arange(ids.shape[1])[None, :] < lens[:, None]
+        flat_ids, flat_emb, flat_ctx = ids[mask], emb[mask], ctx[mask]
+        owner = torch.arange(n)[:, None].expand_as(ids)[mask]
+        counts = torch.bincount(flat_ids, minlength=self.config.n_subwords)
+        unit = flat_emb / flat_emb.pow(2).sum(-1, keepdim=True).clamp_min(1e-6)
+        values = self.gain * unit + self.val_ctx(flat_ctx)
+        return Catalog(flat_ids, owner, self.key_ctx(flat_ctx) + flat_emb, values,
+                       -torch.log(counts[flat_ids].float()), n)
 
-    def bias_fn(self, emb: torch.Tensor) -> "_Hook":
-        """The hook :class:`~ctcbias.model.CTCStack` calls after its intermediate block. A new hook
+    def bias_fn(self, catalog: Catalog) -> "_Hook":
+        """The hook :meth:`ctcbias.model.CTCStack.output` calls before the final head. A new hook
         per call, so concurrent calls never share attention weights."""
-        keys = torch.cat([self.no_bias_key[None], self.k(emb)])  # (1 + entries, d_a)
-        values = torch.cat([torch.zeros(1, self.config.d_a, dtype=emb.dtype), self.v(emb)])
-        return _Hook(self, keys, values)
+        return _Hook(self, catalog)
 
 
 class _Hook:
-    def __init__(self, a: ContextualAdapter, keys: torch.Tensor, values: torch.Tensor):
-        self.a, self.keys, self.values = a, keys, values
+    def __init__(self, a: ContextualAdapter, catalog: Catalog):
+        self.a, self.cat = a, catalog
         self.attention: torch.Tensor | None = None  # (batch, frames, 1 + entries), <no-bias> first
 
-    def __call__(self, hidden: list[torch.Tensor], pad) -> torch.Tensor:
-        a, c = self.a, self.a.config
+    def __call__(self, hidden: list[torch.Tensor], pad, z: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        a, cat = self.a, self.cat
         w = torch.softmax(a.layer_weights, 0)
-        mix = sum(w[i] * h for i, h in enumerate(hidden[: c.layers]))
-        q = a.q(a.ln_q(mix))  # (batch, frames, d_a)
-        att = torch.softmax(q @ self.keys.T.to(q.dtype) / math.sqrt(c.d_a), -1)
-        self.attention = att.detach()
-        return a.out(a.drop(att @ self.values.to(att.dtype)))
+        mix = sum(w[i] * h for i, h in enumerate(hidden[: a.config.layers]))
+        q = a.drop(a.q(a.ln_q(mix)))  # the learned query correction (batch, frames, d)
+        # a position's score: the base's logit for its subword + learned (query . key) - log count
+        base = logits[..., cat.ids] + q @ cat.keys.T.to(q.dtype) + cat.prior.to(q.dtype)
+        none = logits.max(-1, keepdim=True).values + a.no_bias_offset + q @ a.no_bias_key[:, None].to(q.dtype)
+        att = torch.softmax(torch.cat([none, base], -1) / a.log_temp.exp(), -1)
+        out = att[..., 1:] @ cat.values.to(att.dtype)
+        per_entry = torch.zeros(*att.shape[:-1], 1 + cat.n_entries, dtype=att.dtype)
+        per_entry[..., 0] = att[..., 0]
+        per_entry[..., 1:] = per_entry[..., 1:].index_add(-1, cat.owner, att[..., 1:])
+        self.attention = per_entry.detach()
+        return out

@@ -3,7 +3,7 @@
 Encoder frames (50 Hz) are stacked in pairs (25 Hz, halves the stack's cost) and projected to
 ``d``. Transformer blocks follow; as in the method, a phone CTC head reads a middle block, a
 subword CTC head a higher intermediate block, and the final subword head the top. The contextual
-adapter (encoder biasing) later adds its bias to the input of the blocks above ``adapter_at``.
+adapter (encoder biasing) adds its bias to the input of the final head (``CTCStack.output``).
 """
 
 from __future__ import annotations
@@ -78,14 +78,13 @@ class CTCStack(nn.Module):
         return enc_lengths // self.config.stack
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor | None = None, bias=None) -> StackOutput:
-        """feats: (batch, enc_frames, in_dim). ``bias``: optional callable(block outputs, padding)
-        whose result is added to the hidden state after block ``inter_layer`` (the contextual
-        adapter's hook)."""
+        """feats: (batch, enc_frames, in_dim). ``bias``: optional contextual-adapter hook, see
+        :meth:`output`."""
         return self.upper(*self.lower(feats, lengths), bias=bias)
 
     def lower(self, feats: torch.Tensor, lengths: torch.Tensor | None = None):
-        """Blocks up to ``inter_layer``: what the adapter reads and does not change. Split out so
-        adapter training can run it without gradients."""
+        """Blocks up to ``inter_layer``, the input of the intermediate heads; :meth:`upper` runs the
+        rest. Split so a caller can reuse the lower half (adapter evaluation with and without a list)."""
         c = self.config
         b, t, _ = feats.shape
         t = t // c.stack
@@ -102,14 +101,22 @@ class CTCStack(nn.Module):
     def upper(self, hidden: list[torch.Tensor], pad: torch.Tensor, lengths: torch.Tensor, bias=None) -> StackOutput:
         c = self.config
         x = hidden[-1]
-        if bias is not None:
-            x = x + bias(hidden, pad)
         hidden = list(hidden)
         for blk in self.blocks[c.inter_layer:]:
             x = blk(x, pad if pad.any() else None)
             hidden.append(x)
         return StackOutput(
-            subword=F.log_softmax(self.out_head(self.ln_out(x)), -1),
+            subword=self.output(hidden, pad, bias),
             inter=F.log_softmax(self.inter_head(self.ln_inter(hidden[c.inter_layer - 1])), -1),
             phone=F.log_softmax(self.phone_head(self.ln_phone(hidden[c.phone_layer - 1])), -1),
             hidden=hidden, lengths=lengths)
+
+    def output(self, hidden: list[torch.Tensor], pad: torch.Tensor, bias=None) -> torch.Tensor:
+        """The final head's log-probabilities from every block's output. ``bias`` (the contextual
+        adapter's hook) is called with the blocks' outputs, the padding, the final head's input and
+        its logits; what it returns is added to that input, the representation feeding the head."""
+        z = self.ln_out(hidden[-1])
+        logits = self.out_head(z)
+        if bias is not None:
+            logits = logits + F.linear(bias(hidden, pad, z, logits), self.out_head.weight)
+        return F.log_softmax(logits, -1)

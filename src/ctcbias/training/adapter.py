@@ -44,6 +44,7 @@ class AdapterTrainConfig:
     max_distractors: int = 300
     p_absent: float = 0.2
     p_empty: float = 0.1
+    p_phrase: float = 0.5  # per utterance: also list a random span of its own words (more positives)
     time_masks: int = 2  # light SpecAugment, so the adapter cannot lean on perfect audio
     time_mask_max: int = 10
     dim_masks: int = 0
@@ -74,10 +75,21 @@ def _items(manifest: Path, feats: FeatureSet, tok: Tokenizer) -> list[dict]:
 
 
 def batch_list(batch: list[dict], pool: list[str], cfg: AdapterTrainConfig, rng: random.Random) -> list[str]:
-    """The shared list of one training batch (spoken forms)."""
+    """The shared list of one training batch (spoken forms).
+
+    Besides the batch's catalog entities, an utterance contributes a random span of one or two of
+    its own words with probability ``p_phrase`` (as CLAS-style training samples n-grams of the
+    reference): the adapter learns to match any listed subword sequence to the audio, from far
+    more examples than the entities alone give."""
     if rng.random() < cfg.p_empty:
         return []
     true = [e for it in batch if rng.random() >= cfg.p_absent for e in it["ents"]]
+    for it in batch:
+        words = it.get("text", "").split()
+        starts = [i for i, w in enumerate(words) if len(w) > 3]  # not "the", "of": too easy, too common
+        if starts and rng.random() < cfg.p_phrase:
+            i = rng.choice(starts)
+            true.append(" ".join(words[i: i + rng.choice((1, 1, 2))]))
     # log-uniform list sizes: short lists are common in use, long ones must not confuse it
     n = int(math.exp(rng.uniform(0, math.log(cfg.max_distractors + 1)))) - 1
     lst = list(dict.fromkeys(true + rng.sample(pool, n)))
@@ -133,10 +145,14 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     log.info("train: %d utterances, %.2f h, %d distinct entities; dev: %d", len(train_items),
              sum(it["n"] for it in train_items) / 50 / 3600, len(pool), len(dev))
 
-    acfg = AdapterConfig(n_subwords=stack.config.n_subwords, d=stack.config.d, layers=stack.config.inter_layer)
-    adapter = ContextualAdapter(acfg)
+    acfg = AdapterConfig(n_subwords=stack.config.n_subwords, d=stack.config.d, layers=stack.config.layers)
+    adapter = ContextualAdapter(acfg).init_from_head(stack.out_head)
     log.info("adapter parameters: %.2f M", sum(p.numel() for p in adapter.parameters()) / 1e6)
-    opt = torch.optim.AdamW(adapter.parameters(), lr=cfg.lr, weight_decay=0.01)
+    # the few scalars (gain, temperature, <no-bias> offset) calibrate the boost: let them move faster
+    scalars = [p for p in adapter.parameters() if p.dim() == 0]
+    rest = [p for p in adapter.parameters() if p.dim() > 0]
+    opt = torch.optim.AdamW([{"params": rest}, {"params": scalars, "lr_scale": 10.0, "weight_decay": 0.0}],
+                            lr=cfg.lr, weight_decay=0.01)
     steps_per_epoch = len(_batches(train_items, cfg.batch_frames, random.Random(0)))
     total = int(cfg.epochs * steps_per_epoch)
 
@@ -162,18 +178,19 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
         x, lengths = _collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
             low = stack.lower(x, lengths)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            o = stack.upper([h.float() for h in low[0]], low[1], low[2],
-                            bias=adapter.bias_fn(adapter.embed([tok.encode(e) for e in lst])))
-        loss = _ctc(o.subword, o.lengths, [it["sub"] for it in batch])
+            base = stack.upper(*low)  # the frozen stack runs once, without gradients
+        hook = adapter.bias_fn(adapter.embed([tok.encode(e) for e in lst]))
+        logp = stack.output([h.float() for h in base.hidden], low[1], hook)
+        loss = _ctc(logp, base.lengths, [it["sub"] for it in batch])
         lr = optimizer_step(opt, loss, adapter.parameters(), lambda: lr_at(step, time.time() - t0))
         step += 1
         elapsed = time.time() - t0
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.2f}", n=len(lst))
         if step % 20 == 0:
-            log.info("step %d/%d epoch %.2f loss %.3f list %d lr %.2e %.0fs", step, total,
-                     step / steps_per_epoch, loss.item(), len(lst), lr, elapsed)
+            log.info("step %d/%d epoch %.2f loss %.3f list %d lr %.2e gain %.2f temp %.2f offset %.2f %.0fs",
+                     step, total, step / steps_per_epoch, loss.item(), len(lst), lr, adapter.gain.item(),
+                     adapter.log_temp.exp().item(), adapter.no_bias_offset.item(), elapsed)
         if step % cfg.ckpt_every == 0 or step == total:
             save()
         if step % 300 == 0:

@@ -121,13 +121,14 @@ def _ctc(logp: torch.Tensor, lengths: torch.Tensor, targets: list[list[int]]) ->
 
 def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, lr_now) -> float:
     """Backward, clip gradients to norm 5, step at ``lr_now()`` (read after the backward pass, as
-    the time-fitted schedule counts it); returns that learning rate."""
+    the time-fitted schedule counts it; a parameter group's ``lr_scale`` multiplies it); returns
+    that learning rate."""
     opt.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(params, 5.0)
     lr = lr_now()
     for g in opt.param_groups:
-        g["lr"] = lr
+        g["lr"] = lr * g.get("lr_scale", 1.0)
     opt.step()
     return lr
 
