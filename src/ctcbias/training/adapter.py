@@ -1,7 +1,8 @@
 """Train the contextual adapter on the frozen base stack, with random biasing lists.
 
 Each batch shares one list: the batch's true entities plus distractors drawn from the training
-entities, from none to ``max_distractors``. Each utterance's own entities are left out of the list
+entities, from none to ``max_distractors``, and (``p_phrase``) a random span of each utterance's
+own words. Each utterance's own entities are left out of the list
 with probability ``p_absent`` and a whole batch gets no list with ``p_empty``, so the adapter
 learns ``<no-bias>`` as well as the entities. The loss is the final head's CTC loss; the stack's
 weights never change. Held-out (reserved) and dev entities never appear: the training manifest
