@@ -31,7 +31,7 @@ def test_untrained_adapter_is_the_identity_and_attends_over_the_list(rec):
     feats = r.features(EX / "pharmacy.wav")
     base = r.posteriors(None, features=feats)
     lst = r.compile(WORDS)
-    biased = r.posteriors(None, bias=lst, features=feats)
+    biased = r.posteriors(None, bias=lst, features=feats, attention=True)
     np.testing.assert_array_equal(base.subword, biased.subword)  # zero values: adds nothing
     att = biased.attention
     assert att.shape == (len(base.subword), 1 + len(lst))

@@ -33,7 +33,6 @@ trained (``ctcbias.training.adapter``). With ``gain`` 0 and a zero context value
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -62,7 +61,7 @@ class Catalog:
 
     ids: torch.Tensor  # (P,) subword id of each position
     owner: torch.Tensor  # (P,) which entry each position belongs to
-    keys: torch.Tensor  # (P, d) learned key corrections
+    keys: torch.Tensor  # (P, d) the subword's embedding plus its learned context in the entry
     values: torch.Tensor  # (P, d)
     prior: torch.Tensor  # (P,) -log(how many positions share the subword)
     n_entries: int
@@ -125,7 +124,19 @@ class ContextualAdapter(nn.Module):
 class _Hook:
     def __init__(self, a: ContextualAdapter, catalog: Catalog):
         self.a, self.cat = a, catalog
-        self.attention: torch.Tensor | None = None  # (batch, frames, 1 + entries), <no-bias> first
+        self._att: torch.Tensor | None = None  # (batch, frames, 1 + positions), <no-bias> first
+
+    @property
+    def attention(self) -> torch.Tensor | None:
+        """The last call's weights per entry, ``(batch, frames, 1 + entries)``, <no-bias> first: summed
+        over each entry's subwords on request (plots), not on every call (training, decoding)."""
+        if self._att is None:
+            return None
+        att, cat = self._att, self.cat
+        per_entry = torch.zeros(*att.shape[:-1], 1 + cat.n_entries, dtype=att.dtype)
+        per_entry[..., 0] = att[..., 0]
+        per_entry[..., 1:] = per_entry[..., 1:].index_add(-1, cat.owner, att[..., 1:])
+        return per_entry
 
     def __call__(self, hidden: list[torch.Tensor], pad, z: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         a, cat = self.a, self.cat
@@ -136,9 +147,5 @@ class _Hook:
         base = logits[..., cat.ids] + q @ cat.keys.T.to(q.dtype) + cat.prior.to(q.dtype)
         none = logits.max(-1, keepdim=True).values + a.no_bias_offset + q @ a.no_bias_key[:, None].to(q.dtype)
         att = torch.softmax(torch.cat([none, base], -1) / a.log_temp.exp(), -1)
-        out = att[..., 1:] @ cat.values.to(att.dtype)
-        per_entry = torch.zeros(*att.shape[:-1], 1 + cat.n_entries, dtype=att.dtype)
-        per_entry[..., 0] = att[..., 0]
-        per_entry[..., 1:] = per_entry[..., 1:].index_add(-1, cat.owner, att[..., 1:])
-        self.attention = per_entry.detach()
-        return out
+        self._att = att.detach()
+        return att[..., 1:] @ cat.values.to(att.dtype)

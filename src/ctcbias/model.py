@@ -84,7 +84,7 @@ class CTCStack(nn.Module):
 
     def lower(self, feats: torch.Tensor, lengths: torch.Tensor | None = None):
         """Blocks up to ``inter_layer``, the input of the intermediate heads; :meth:`upper` runs the
-        rest. Split so a caller can reuse the lower half (adapter evaluation with and without a list)."""
+        rest. Split so a caller also gets the padding mask that :meth:`output` takes (adapter training)."""
         c = self.config
         b, t, _ = feats.shape
         t = t // c.stack

@@ -145,9 +145,10 @@ class Recognizer:
 
     @torch.inference_mode()
     def posteriors(self, audio, sample_rate: int | None = None, bias: BiasingList | None = None,
-                   features: tuple[torch.Tensor, float] | None = None) -> Posteriors:
+                   features: tuple[torch.Tensor, float] | None = None, attention: bool = False) -> Posteriors:
         """The CTC heads' log-probabilities. With ``bias`` (and a trained adapter) the contextual
-        adapter attends over its entries: encoder biasing. ``features`` skips the encoder."""
+        adapter attends over its entries: encoder biasing (``attention``: keep its weights too).
+        ``features`` skips the encoder."""
         feats, duration = features if features is not None else self.features(audio, sample_rate)
         hook = None
         if bias is not None and len(bias):
@@ -156,7 +157,7 @@ class Recognizer:
             hook = self.adapter.bias_fn(self.entity_embeddings(bias))
         with torch.autocast("cpu", dtype=torch.bfloat16):
             o = self.stack(feats[None], bias=hook)
-        att = hook.attention[0].float().numpy() if hook is not None else None
+        att = hook.attention[0].float().numpy() if hook is not None and attention else None
         return Posteriors(o.subword[0].float().numpy(), o.inter[0].float().numpy(), o.phone[0].float().numpy(),
                           duration, att)
 
@@ -214,7 +215,8 @@ class Recognizer:
             raise RuntimeError(f"bias={opts.bias!r} needs the contextual adapter; {self.model_dir} has none "
                                "(train one with 'ctcbias train adapter', or use bias='decoder')")
         bias = words if isinstance(words, BiasingList) else self.compile(words if opts.bias != "none" else [], opts)
-        post = self.posteriors(audio, sample_rate, bias if opts.bias in ("encoder", "joint") else None)
+        post = self.posteriors(audio, sample_rate, bias if opts.bias in ("encoder", "joint") else None,
+                               attention=attention)
         result = self.decode(post, bias, opts)
         if attention and post.attention is not None:
             result.attention = post.attention

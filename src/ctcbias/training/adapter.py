@@ -112,11 +112,11 @@ def evaluate(stack: CTCStack, adapter: ContextualAdapter, items: list[dict], fea
         n = int(low[2][0])
         emb = adapter.embed([tok.encode(e) for e in lst])
         o0 = stack.upper(*low)
-        o1 = stack.upper(*low, bias=adapter.bias_fn(emb))
+        logp1 = stack.output(o0.hidden, low[1], adapter.bias_fn(emb))  # the blocks are the same: reuse them
         # the paired CTC loss says whether the list helps long before greedy output changes
         loss0 += _ctc(o0.subword, o0.lengths, [it["sub"]]).item()
-        loss1 += _ctc(o1.subword, o1.lengths, [it["sub"]]).item()
-        h0, h1 = tok.decode(greedy_ids(o0.subword[0], n)), tok.decode(greedy_ids(o1.subword[0], n))
+        loss1 += _ctc(logp1, o0.lengths, [it["sub"]]).item()
+        h0, h1 = tok.decode(greedy_ids(o0.subword[0], n)), tok.decode(greedy_ids(logp1[0], n))
         refs.append(it["text"]), plain.append(h0), biased.append(h1)
         for e in it["ents"]:
             total += 1
