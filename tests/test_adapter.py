@@ -132,3 +132,19 @@ def test_training_lists_can_add_spans_of_the_utterances_own_words():
     assert all(f" {e} " in " ask doctor okafor about the dose " for e in spans)  # contiguous spans
     assert {"doctor", "about"} <= spans and any(len(e.split()) == 2 for e in spans)
     assert all(e.split()[0] not in {"ask", "the"} for e in spans)  # short words never start one
+
+
+def test_a_compiled_list_never_hands_one_adapter_another_adapters_catalog(rec):
+    """Compiled lists are shared (cached by content); each adapter gets its own catalog, and a freed
+    adapter's catalog goes with it, so a later adapter (which may reuse its id) cannot pick it up."""
+    import gc
+
+    lst = rec.compile(WORDS[:3])
+    a, b = _fresh(rec), _fresh(rec)
+    b.adapter.gain.data.fill_(4.0)
+    assert a.entity_embeddings(lst).values.abs().max() == 0 and b.entity_embeddings(lst).values.abs().max() > 0
+    cache = lst.__dict__["_adapter_embeddings"]
+    n = len(cache)
+    del a, b
+    gc.collect()
+    assert len(cache) == n - 2

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from ..audio import SAMPLE_RATE, load_audio
-from ..contextual_adapter import AdapterConfig, ContextualAdapter
+from ..contextual_adapter import AdapterConfig, Catalog, ContextualAdapter
 from ..encoder import WhisperEncoder, encode
 from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer
@@ -161,13 +162,16 @@ class Recognizer:
         return Posteriors(o.subword[0].float().numpy(), o.inter[0].float().numpy(), o.phone[0].float().numpy(),
                           duration, att)
 
-    def entity_embeddings(self, bias: BiasingList) -> torch.Tensor:
-        """The adapter's embeddings of a list's entries, computed once per compiled list."""
-        cache = bias.__dict__.setdefault("_adapter_embeddings", {})
-        emb = cache.get(id(self.adapter))
+    def entity_embeddings(self, bias: BiasingList) -> Catalog:
+        """The adapter's catalog of a list's entries, computed once per compiled list and adapter.
+        Keyed by the adapter object itself, weakly: an ``id()`` key could be reused by a later
+        adapter once this one is freed, and hand it another adapter's catalog (compiled lists are
+        shared, cached by content)."""
+        cache = bias.__dict__.setdefault("_adapter_embeddings", weakref.WeakKeyDictionary())
+        emb = cache.get(self.adapter)
         if emb is None:
             with torch.inference_mode():
-                emb = cache[id(self.adapter)] = self.adapter.embed([list(e.tokens[0]) for e in bias.entries])
+                emb = cache[self.adapter] = self.adapter.embed([list(e.tokens[0]) for e in bias.entries])
         return emb
 
     @property
