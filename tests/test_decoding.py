@@ -7,7 +7,7 @@ import pytest
 from ctcbias.inference.beam_search import BeamConfig, beam_search
 from ctcbias.inference.biasing_list import MAX_ENTRIES, BiasingList, BiasingListError, TokenTrie
 from ctcbias.inference.g2g import variants
-from ctcbias.inference.lexicon_lookup import lookup
+from ctcbias.inference.lexicon_lookup import FEATURES, LookupModel, candidates, lookup
 from ctcbias.inference.phonetic_rescoring import rescore
 from ctcbias.inference.recognizer import DEFAULT_MODEL
 from ctcbias.inference.subword_boosting import BoostConfig
@@ -151,12 +151,42 @@ def _take_listen_april_now():
     return text, toks, lp, plp
 
 
+JUDGE = LookupModel.load(DEFAULT_MODEL / "lexicon_lookup.json")
+
+
 def test_lexicon_lookup_replaces_only_spans_that_sound_like_an_entity():
     text, toks, lp, plp = _take_listen_april_now()
     bias = BiasingList.compile(["Lisinopril", "Oslo"], TOK)
-    assert lookup(toks, text, lp, plp, TOK, bias) == "take lisinopril now"
+    assert lookup(toks, text, lp, plp, TOK, bias, JUDGE) == "take lisinopril now"
+    # the evidence behind it: the entity's phones fit the window far better than "listen april"'s
+    best = max(candidates(toks, text, lp, plp, TOK, bias), key=JUDGE.score)
+    assert (best["start"], best["end"], bias.entries[best["entry"]].spoken) == (1, 3, "lisinopril")
+    assert best["phone_gain"] > 5 and best["fit"] < best["fit_current"]
     # distractors only: ordinary words stay
-    assert lookup(toks, text, lp, plp, TOK, BiasingList.compile(["Oslo", "Metformin", "Takeda"], TOK)) == text
+    assert lookup(toks, text, lp, plp, TOK, BiasingList.compile(["Oslo", "Metformin", "Takeda"], TOK), JUDGE) == text
+    # a judge that demands more than any evidence gives changes nothing
+    assert lookup(toks, text, lp, plp, TOK, bias, JUDGE, threshold=1e9) == text
+
+
+def test_lookup_judge_learns_which_evidence_matters(tmp_path):
+    rng = np.random.default_rng(0)
+    rows, labels = [], []
+    for _ in range(400):
+        y = int(rng.random() < 0.3)
+        r = {k: float(rng.normal()) for k in FEATURES}
+        r["phone_gain"] = float(rng.normal(8.0 if y else -8.0, 4.0))  # the only informative feature
+        rows.append(r)
+        labels.append(y)
+    judge = LookupModel.fit(rows, labels)
+    w = dict(zip(FEATURES, judge.weights))
+    assert w["phone_gain"] > 1.0 and all(abs(v) < 0.5 for k, v in w.items() if k != "phone_gain")
+    acc = np.mean([(judge.score(r) > 0) == bool(y) for r, y in zip(rows, labels)])
+    assert acc > 0.9
+    judge.save(tmp_path / "j.json")
+    assert LookupModel.load(tmp_path / "j.json") == judge
+    (tmp_path / "old.json").write_text('{"features": ["phone_gain"], "weights": [1, 0], "mean": [0], "std": [1]}')
+    with pytest.raises(ValueError, match="features"):
+        LookupModel.load(tmp_path / "old.json")
 
 
 def test_biasing_list_normalizes_keeps_display_and_rejects_junk():

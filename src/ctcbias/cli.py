@@ -131,6 +131,25 @@ def train_lm(
     typer.echo(json.dumps(build_lm(data, out, kenlm_bin, order), indent=2))
 
 
+@train_app.command("lookup")
+def train_lookup(
+    data: Path = typer.Option(Path("data/synth"), help="data factory output (its dev set is used)"),
+    out: Path = typer.Option(Path("src/ctcbias/assets/base/lexicon_lookup.json"), help="the judge's file"),
+    model: Optional[Path] = typer.Option(None, help="model folder whose heads it judges (default: shipped)"),
+    n: int = typer.Option(200, min=10, help="dev utterances with entities"),
+):
+    """Fit the lexicon lookup's judge (a logistic model over alignment evidence) on dev lists."""
+    import logging
+
+    from .training.lookup import fit
+
+    if not (data / "dev.jsonl").exists():
+        typer.echo(f"{data}/dev.jsonl not found: build the dev set first ('ctcbias data build --only dev')", err=True)
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    typer.echo(json.dumps(fit(data, out, model, n), indent=2))
+
+
 def _read_words(words_file: Optional[Path], word: Optional[list[str]]) -> list[str]:
     out = list(word or [])
     if words_file is not None:

@@ -1,34 +1,66 @@
 """Pronunciation lexicon lookup (technique 4).
 
-The best hypothesis is aligned to the audio (word spans from a CTC forced alignment); the phone
-head's own reading of each span of 1-4 words is compared with every entity pronunciation
-(including its grapheme-to-grapheme variants). A span is replaced by the entity when
+The best hypothesis is aligned to the audio (word spans from a CTC forced alignment). Every span
+of 1-5 words is a *place* where an entity may have been misheard ("listen april" for
+"lisinopril"). Two steps:
 
-- the entity's pronunciation is close to what the phone head heard (normalized edit distance
-  at most ``max_distance``), and
-- it is closer, by ``margin``, than the pronunciation of the words already there,
+1. **Shortlist** (cheap): the phone head's greedy reading of the span is compared with every
+   entry's quick pronunciation by normalized edit distance (rapidfuzz, C++); the closest few
+   within ``shortlist_distance`` go on.
+2. **Judge** (the evidence, on a window from the word before the span to the word after it):
 
-the second condition being the guard that keeps distractors in a long list from turning
-ordinary, well-recognized words into entities.
+   - phone gain: phone-head CTC log-likelihood of the window with the entity's pronunciations
+     (G2P and grapheme-to-grapheme variants, best one) minus with the current words' (in all, and
+     per frame of the window);
+   - subword gain: the same on the subword head, with the entity's spelling;
+   - LM gain: the sentence's LM score with the entity (through the boosted OOV class) minus
+     without, weighted as in the beam search;
+   - fit: how far the entity's phone alignment is from the unconstrained best path, per frame
+     (and the same for the current words), the span's length in frames, the entity's length in
+     phones and words, and the list's size (chance matches grow with it).
+
+   A logistic model over these (:class:`LookupModel`, fitted on dev by ``ctcbias train lookup``,
+   shipped as ``lexicon_lookup.json`` beside the stack) turns them into one score; spans scoring
+   above ``threshold`` are replaced, best first, without overlaps.
+
+The judge is the guard against false positives: a 1000-entry list always has *some* entry whose
+pronunciation is near some span, but rarely one whose alignment beats the words already there on
+both heads and the LM.
+
+    >>> from ctcbias.inference.lexicon_lookup import phone_string
+    >>> from rapidfuzz.distance import Levenshtein
+    >>> heard, said = phone_string(["OW", "K", "AA", "F", "ER"]), phone_string(["OW", "K", "AA", "F", "AO", "R"])
+    >>> round(Levenshtein.normalized_distance(heard, said), 2)  # "Okafor" heard with one vowel off
+    0.33
 """
 
 from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from ..language_model import LanguageModel
 from ..tokenizer import PhoneSet, Tokenizer
-from .align import ctc_align
+from .align import ctc_align, ctc_cost
 from .biasing_list import BiasingList, _prons
 from .phonetic_rescoring import entity_spans
 
-__all__ = ["lookup", "phone_string", "quick_choices"]
+__all__ = ["FEATURES", "LookupModel", "lookup", "phone_string", "quick_choices", "word_frames"]
 
 _PH = PhoneSet()
-
-
 _CHAR = {p: chr(0x100 + i) for p, i in _PH.index.items()}
+
+# the judge's evidence, in the order of LookupModel.weights
+FEATURES = ("phone_gain", "phone_gain_per_frame", "lm_gain", "fit", "fit_current", "fit_delta", "log_frames", "log_phones", "words",
+            "log10_list", "subword_gain")
+_CAP = 30.0  # a gain where one side cannot be aligned at all
 
 
 def phone_string(phones) -> str:
@@ -83,46 +115,165 @@ def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer,
     return [(a, b) for a, b, _ in words]
 
 
-def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
-           bias: BiasingList, max_distance: float = 0.3, margin: float = 0.1, max_words: int = 4,
-           shortlist: int = 5, memo: dict | None = None) -> str:
-    """Return ``text`` with spans replaced by entities whose pronunciation the audio fits better."""
+@dataclass(frozen=True)
+class LookupModel:
+    """The judge: a logistic model over :data:`FEATURES` (standardized by ``mean`` / ``std``)."""
+
+    weights: tuple[float, ...]  # one per feature, then the intercept
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def score(self, features: dict[str, float]) -> float:
+        """Log-odds that the span really is the entity."""
+        x = (np.array([features[k] for k in FEATURES]) - self.mean) / self.std
+        return float(x @ np.array(self.weights[:-1]) + self.weights[-1])
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LookupModel":
+        d = json.loads(Path(path).read_text())
+        if tuple(d["features"]) != FEATURES:
+            raise ValueError(f"{path}: fitted on features {d['features']}, this version uses {list(FEATURES)}")
+        return cls(tuple(d["weights"]), tuple(d["mean"]), tuple(d["std"]))
+
+    @classmethod
+    def fit(cls, rows: list[dict], labels: list[int], l2: float = 0.01, steps: int = 3000) -> "LookupModel":
+        """L2-regularized logistic regression by gradient descent (a few hundred rows to tens of thousands)."""
+        x = np.array([[r[k] for k in FEATURES] for r in rows], dtype=np.float64)
+        y = np.array(labels, dtype=np.float64)
+        mean, std = x.mean(0), x.std(0) + 1e-6
+        a = np.hstack([(x - mean) / std, np.ones((len(x), 1))])
+        w = np.zeros(a.shape[1])
+        for _ in range(steps):
+            p = 1 / (1 + np.exp(-a @ w))
+            w -= (a.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0])
+        return cls(tuple(w.tolist()), tuple(mean.tolist()), tuple(std.tolist()))
+
+    def save(self, path: str | Path, **extra) -> None:
+        Path(path).write_text(json.dumps({"features": list(FEATURES), "weights": list(self.weights),
+                                          "mean": list(self.mean), "std": list(self.std), **extra}, indent=1) + "\n")
+
+
+def _lm_total(lm: LanguageModel, words: list[str], lm_weight: float, word_bonus: float) -> float:
+    state, total = lm.start(), 0.0
+    for w in words:
+        lp, state = lm.score(state, w)
+        total += lm_weight * lp + word_bonus
+    return total + lm_weight * lm.end(state)
+
+
+def _costs(logp: np.ndarray, jobs: dict[tuple, list[tuple[int, int, list[int]]]]) -> dict[tuple, float]:
+    """Best (lowest) CTC cost per key over its (first frame, last frame, units) variants, one
+    batched CTC call per window."""
+    by_window: dict[tuple[int, int], list[tuple[tuple, list[int]]]] = defaultdict(list)
+    for key, variants in jobs.items():
+        for a, b, units in variants:
+            if units and len(units) <= b - a + 1:
+                by_window[(a, b)].append((key, units))
+    out: dict[tuple, float] = {}
+    for (a, b), items in by_window.items():
+        for (key, _), c in zip(items, ctc_cost(logp[a:b + 1], [u for _, u in items])):
+            if np.isfinite(c):
+                out[key] = min(out.get(key, math.inf), float(c))
+    return out
+
+
+def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
+               bias: BiasingList, lm: LanguageModel | None = None, lm_weight: float = 0.5,
+               word_bonus: float = 1.0, shortlist_distance: float = 0.6, shortlist: int = 10,
+               max_words: int = 5, memo: dict | None = None) -> list[dict]:
+    """Every shortlisted (span, entry) of the hypothesis with its evidence (:data:`FEATURES`),
+    plus ``start``, ``end`` (word indices) and ``entry``."""
     words = text.split()
     if not words or not len(bias):
-        return text
+        return []
     frames = word_frames(tokens, logp, tok, memo=memo)
     if frames is None or len(frames) != len(words):
-        return text
+        return []
     heard = _greedy_phones(phone_logp)
     choices = quick_choices(bias)
     protected = {i for s, e, _ in entity_spans(words, bias) for i in range(s, e)}
     prons = _prons(set(words))
-    found = []  # (gain, start, end, entry)
+    T = phone_logp.shape[0]
+
+    def ph(ws: list[str]) -> list[int]:
+        return [_PH.index[p] for w in ws for p in (prons[w][0] if prons[w] else ())]
+
+    places: dict[tuple[int, int], tuple[int, int]] = {}  # (start, end) -> window frames
+    shortlisted: dict[tuple[int, int], list[int]] = {}
     for i in range(len(words)):
         for n in range(1, min(max_words, len(words) - i) + 1):
-            if any(j in protected for j in range(i, i + n)):
+            e = i + n
+            if any(j in protected for j in range(i, e)):
                 break
-            a, b = frames[i][0], frames[i + n - 1][1]
-            q = heard_between(heard, a, b)
+            q = heard_between(heard, frames[i][0], frames[e - 1][1])
             if len(q) < 2:
                 continue
-            # shortlist on the quick pronunciations, then judge with the full ones (G2P + variants)
             hits = process.extract(q, choices, scorer=Levenshtein.normalized_distance,
-                                   score_cutoff=min(1.0, max_distance + 0.15), limit=shortlist)
-            if not hits:
-                continue
-            full = bias.prons_many([h[2] for h in hits])
-            d_entity, k = min((min(Levenshtein.normalized_distance(q, phone_string(p)) for p in full[h[2]]), h[2])
-                              for h in hits)
-            if d_entity > max_distance:
-                continue
-            cur = phone_string([p for w in words[i:i + n] for p in (prons[w][0] if prons[w] else [])])
-            d_cur = Levenshtein.normalized_distance(q, cur) if cur else 1.0
-            if d_entity + margin <= d_cur:
-                found.append((d_cur - d_entity, i, i + n, k))
+                                   score_cutoff=shortlist_distance, limit=shortlist)
+            if hits:
+                # the window: from the word before the span to the word after it, which anchor it
+                places[(i, e)] = (frames[i - 1][0] if i else 0, frames[e][1] if e < len(words) else T - 1)
+                shortlisted[(i, e)] = [h[2] for h in hits]
+    if not places:
+        return []
+    full = bias.prons_many({k for ks in shortlisted.values() for k in ks})
+    phone_jobs: dict[tuple, list] = {}
+    sub_jobs: dict[tuple, list] = {}
+    for (i, e), (a, b) in places.items():
+        left, right = words[max(0, i - 1):i], words[e:e + 1]
+        phone_jobs[(i, e, -1)] = [(a, b, ph(left + words[i:e] + right))]
+        sub_jobs[(i, e, -1)] = [(a, b, tok.encode(" ".join(left + words[i:e] + right)))]
+        for k in shortlisted[(i, e)]:
+            phone_jobs[(i, e, k)] = [(a, b, ph(left) + [_PH.index[p] for p in pron] + ph(right)) for pron in full[k]]
+            sub_jobs[(i, e, k)] = [(a, b, tok.encode(" ".join(left + [bias.entries[k].spoken] + right)))]
+    pc, sc = _costs(phone_logp, phone_jobs), _costs(logp, sub_jobs)
+    free = {w: -float(phone_logp[w[0]:w[1] + 1].max(-1).sum()) for w in set(places.values())}
+    base_lm = _lm_total(lm, words, lm_weight, word_bonus) if lm is not None else 0.0
+    log10_list = math.log10(len(bias))
+    out = []
+    for (i, e), (a, b) in places.items():
+        n = b - a + 1
+        c0, s0 = pc.get((i, e, -1)), sc.get((i, e, -1))
+        for k in shortlisted[(i, e)]:
+            c, s = pc.get((i, e, k)), sc.get((i, e, k))
+            if c is None:
+                continue  # the entity cannot fit the window
+            lm_gain = 0.0
+            if lm is not None:
+                lm_gain = _lm_total(lm, words[:i] + bias.entries[k].spoken.split() + words[e:], lm_weight,
+                                    word_bonus) - base_lm
+            fit, fit_cur = (c - free[(a, b)]) / n, ((c0 - free[(a, b)]) / n if c0 is not None else 5.0)
+            out.append({
+                "start": i, "end": e, "entry": k,
+                # clipped: a gain's tails (one side barely alignable) say no more than "far better"
+                "phone_gain": max(-_CAP, min(_CAP, c0 - c)) if c0 is not None else _CAP,
+                "phone_gain_per_frame": max(-5.0, min(5.0, (c0 - c) / n)) if c0 is not None else 5.0,
+                "lm_gain": lm_gain, "fit": fit, "fit_current": fit_cur, "fit_delta": fit - fit_cur,
+                "log_frames": math.log(frames[e - 1][1] - frames[i][0] + 1),
+                "log_phones": math.log(len(full[k][0]) + 1), "words": e - i, "log10_list": log10_list,
+                # scaled to the others' range; clipped, since one side may be far off or unalignable
+                "subword_gain": max(-_CAP, min(_CAP, (s0 - s) if s0 is not None and s is not None
+                                               else (-_CAP if s is None else _CAP))) / 10,
+            })
+    return out
+
+
+def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
+           bias: BiasingList, model: LookupModel, lm: LanguageModel | None = None, threshold: float = 0.0,
+           memo: dict | None = None, **kw) -> str:
+    """Return ``text`` with spans replaced by entities the judge believes (log-odds above
+    ``threshold``), best first, never overlapping. ``kw``: see :func:`candidates`."""
+    found = []
+    for c in candidates(tokens, text, logp, phone_logp, tok, bias, lm, memo=memo, **kw):
+        s = model.score(c)
+        if s > threshold:
+            found.append((s, c["start"], c["end"], c["entry"]))
+    if not found:
+        return text
+    words = text.split()
     used: set[int] = set()
     repl: dict[int, tuple[int, int]] = {}
-    for gain, s, e, k in sorted(found, reverse=True):
+    for _, s, e, k in sorted(found, reverse=True):
         if used.isdisjoint(range(s, e)):
             used.update(range(s, e))
             repl[s] = (e, k)

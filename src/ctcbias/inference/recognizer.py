@@ -45,11 +45,13 @@ class DecodingOptions:
     boost: BoostConfig = BoostConfig()
     unigram_boost: float = 8.0
     phonetic_weight: float = 0.5
-    lexicon_max_distance: float = 0.3  # for lists of up to 100 entries ...
-    # ... less this per tenfold more entries: chance matches grow with the list (dev, 1000-entry
-    # lists: 0.1 cut false entities from 18 to 10 for 0.03 F1)
-    lexicon_tighten: float = 0.1
-    lexicon_margin: float = 0.1
+    # lexicon lookup (lexicon_lookup.py): spans whose greedy phones are within this normalized edit
+    # distance of an entry are judged; the judge's log-odds must exceed the threshold (for 100 entries,
+    # lowered by the slope per tenfold more: the judge counts the list's size as evidence against a
+    # match, a calibrated prior, and at 1000 entries that costs more recall than it saves precision)
+    lexicon_shortlist_distance: float = 0.6
+    lexicon_threshold: float = -1.2
+    lexicon_threshold_slope: float = 0.5
     # the false-positive guard (entity_guard.py): an entity that boosting or rescoring put in must
     # be within this phone distance of what the phone head heard; None turns the guard off
     guard_distance: float | None = 0.4
@@ -61,8 +63,9 @@ class DecodingOptions:
         if bad:
             raise ValueError(f"unknown technique(s) {', '.join(sorted(bad))}; choose from {', '.join(TECHNIQUES)}")
 
-# DecodingOptions overrides that switch both false-positive guards off (more recall, more false entities)
-NO_GUARDS = {"guard_distance": None, "lexicon_tighten": 0.0}
+# DecodingOptions overrides that loosen both false-positive guards (more recall, more false entities):
+# no phone check of the entities the beam put in, and lookup replacements at odds of 1 in 10
+NO_GUARDS = {"guard_distance": None, "lexicon_threshold": -2.2}
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "base"
 FRAME_SECONDS = 0.04  # one stack frame: two 20 ms encoder frames
@@ -175,6 +178,16 @@ class Recognizer:
         return emb
 
     @property
+    def lookup_model(self):
+        """The lexicon lookup's judge (``lexicon_lookup.json``; the shipped one if the model has none)."""
+        if not hasattr(self, "_lookup"):
+            from .lexicon_lookup import LookupModel
+
+            f = self.model_dir / "lexicon_lookup.json"
+            self._lookup = LookupModel.load(f if f.exists() else DEFAULT_MODEL / "lexicon_lookup.json")
+        return self._lookup
+
+    @property
     def lm(self):
         """The word n-gram LM shipped with the model (``lm.bin`` or ``lm.arpa``), or None."""
         if not hasattr(self, "_lm"):
@@ -227,6 +240,14 @@ class Recognizer:
             result.attention_entries = ["<no-bias>"] + [e.display for e in bias.entries]
         return result
 
+    def _boosted_lm(self, bias: BiasingList, opts: DecodingOptions):
+        """The LM with the list's words in its boosted OOV class (technique 2), or None without an LM."""
+        if self.lm is None or not opts.use_lm:
+            return None
+        from .unigram_boosting import UnigramBoostedLM
+
+        return UnigramBoostedLM(self.lm, bias.words, opts.unigram_boost)
+
     def decode(self, post: Posteriors, bias: BiasingList, opts: DecodingOptions) -> Result:
         """The decoder half of :meth:`transcribe`, on posteriors already computed."""
         opts = self.resolve(opts)
@@ -238,11 +259,7 @@ class Recognizer:
         tech = set(opts.techniques) if len(bias) and opts.bias in ("decoder", "joint") else set()
 
         # 1 + 2: beam search with adaptive subword boosting and the LM's boosted OOV class
-        lm = self.lm if opts.use_lm else None
-        if lm is not None and "unigram" in tech:
-            from .unigram_boosting import UnigramBoostedLM
-
-            lm = UnigramBoostedLM(lm, bias.words, opts.unigram_boost)
+        lm = self._boosted_lm(bias, opts) if "unigram" in tech else (self.lm if opts.use_lm else None)
         nbest = beam_search(post.subword, self.tokenizer, lm, opts.beam, bias,
                             opts.boost if "subword" in tech else None)
         if not nbest or not nbest[0].text:
@@ -268,9 +285,11 @@ class Recognizer:
         if "lexicon" in tech:
             from .lexicon_lookup import lookup
 
-            dist = opts.lexicon_max_distance - opts.lexicon_tighten * max(0.0, np.log10(len(bias) / 100))
-            new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias, dist, opts.lexicon_margin,
-                         memo=aligned)
+            new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias, self.lookup_model,
+                         self._boosted_lm(bias, opts),
+                         opts.lexicon_threshold - opts.lexicon_threshold_slope * np.log10(len(bias) / 100), memo=aligned,
+                         lm_weight=opts.beam.lm_weight, word_bonus=opts.beam.word_bonus,
+                         shortlist_distance=opts.lexicon_shortlist_distance)
             if new != text:
                 text, tokens = new, self.tokenizer.encode(new)
         return mark_entities(timed_words(text, tokens, post.subword, self.tokenizer, post.duration, aligned), bias)
