@@ -56,3 +56,23 @@ def ctc_cost(logp: np.ndarray, sequences: list[list[int]]) -> np.ndarray:
     flat = torch.tensor([u for s in sequences for u in s], dtype=torch.long)
     cost = F.ctc_loss(lp, flat, torch.full((n,), logp.shape[0]), tl, reduction="none", zero_infinity=False)
     return cost.numpy().astype(np.float64)
+
+
+def ctc_cost_windows(logp: np.ndarray, jobs: list[tuple[int, int, list[int]]]) -> np.ndarray:
+    """Negative CTC log-likelihood of each ``units`` sequence on frames ``a..b`` of ``logp``, in one
+    batched call. Each job keeps only the columns it needs (blank and its own units; the loss
+    reads no others), so windows of different lengths and a 500-unit head batch cheaply."""
+    import torch
+    import torch.nn.functional as F
+
+    if not jobs:
+        return np.zeros(0)
+    cols = [list(dict.fromkeys(u)) for _, _, u in jobs]
+    t_max = max(b - a + 1 for a, b, _ in jobs)
+    x = np.full((t_max, len(jobs), 1 + max(map(len, cols))), -1e4, dtype=np.float32)
+    for n, ((a, b, _), c) in enumerate(zip(jobs, cols)):
+        x[: b - a + 1, n, : 1 + len(c)] = logp[a:b + 1][:, [0, *c]]
+    targets = torch.tensor([c.index(v) + 1 for (_, _, u), c in zip(jobs, cols) for v in u], dtype=torch.long)
+    cost = F.ctc_loss(torch.from_numpy(x), targets, torch.tensor([b - a + 1 for a, b, _ in jobs]),
+                      torch.tensor([len(u) for _, _, u in jobs]), reduction="none", zero_infinity=False)
+    return cost.numpy().astype(np.float64)

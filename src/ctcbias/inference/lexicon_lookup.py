@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +47,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ..language_model import LanguageModel
 from ..tokenizer import PhoneSet, Tokenizer
-from .align import ctc_align, ctc_cost
+from .align import ctc_align, ctc_cost_windows
 from .biasing_list import BiasingList, _prons
 from .phonetic_rescoring import entity_spans
 
@@ -162,18 +161,13 @@ def _lm_total(lm: LanguageModel, words: list[str], lm_weight: float, word_bonus:
 
 
 def _costs(logp: np.ndarray, jobs: dict[tuple, list[tuple[int, int, list[int]]]]) -> dict[tuple, float]:
-    """Best (lowest) CTC cost per key over its (first frame, last frame, units) variants, one
-    batched CTC call per window."""
-    by_window: dict[tuple[int, int], list[tuple[tuple, list[int]]]] = defaultdict(list)
-    for key, variants in jobs.items():
-        for a, b, units in variants:
-            if units and len(units) <= b - a + 1:
-                by_window[(a, b)].append((key, units))
+    """Best (lowest) CTC cost per key over its (first frame, last frame, units) variants, all in one
+    batched CTC call."""
+    flat = [(key, v) for key, variants in jobs.items() for v in variants if v[2] and len(v[2]) <= v[1] - v[0] + 1]
     out: dict[tuple, float] = {}
-    for (a, b), items in by_window.items():
-        for (key, _), c in zip(items, ctc_cost(logp[a:b + 1], [u for _, u in items])):
-            if np.isfinite(c):
-                out[key] = min(out.get(key, math.inf), float(c))
+    for (key, _), c in zip(flat, ctc_cost_windows(logp, [v for _, v in flat])):
+        if np.isfinite(c):
+            out[key] = min(out.get(key, math.inf), float(c))
     return out
 
 
