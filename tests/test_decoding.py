@@ -256,3 +256,16 @@ def test_word_frames_memo_aligns_each_hypothesis_once():
     assert list(memo) == [tuple(toks)]
     memo[tuple(toks)] = None  # what is in the memo is used: an unalignable entry stays unaligned
     assert word_frames(toks, lp, TOK, memo=memo) is None
+
+
+def test_batched_window_costs_equal_one_call_per_window():
+    from ctcbias.inference.align import ctc_cost, ctc_cost_windows
+
+    rng = np.random.default_rng(0)
+    lp = rng.normal(size=(80, 40))
+    lp -= np.logaddexp.reduce(lp, axis=1, keepdims=True)
+    jobs = [(3, 50, [5, 5, 7, 2]), (0, 79, [1, 2, 3]), (10, 20, [9]), (40, 45, [4, 4, 4]), (0, 1, [6, 6])]
+    got = ctc_cost_windows(lp, jobs)
+    want = [ctc_cost(lp[a:b + 1], [u])[0] for a, b, u in jobs]
+    assert np.allclose(got[:4], want[:4], rtol=1e-5)
+    assert not np.isfinite(got[4]) and not np.isfinite(want[4])  # a repeat needs a blank: 3 frames

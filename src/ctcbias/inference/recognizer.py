@@ -210,7 +210,9 @@ class Recognizer:
         quick_choices(bias)
         if self.adapter is not None and self.resolve(opts).bias in ("encoder", "joint") and len(bias):
             self.entity_embeddings(bias)  # the adapter's catalog too (about 0.4 s per 1,000 entries)
-        _freeze()
+        if not bias.__dict__.get("_frozen"):  # once per compiled list, not on every cached call
+            bias._frozen = True
+            _freeze()
         return bias
 
     def resolve(self, options: DecodingOptions | None = None, **overrides) -> DecodingOptions:
@@ -302,9 +304,11 @@ def _freeze() -> None:
     """Move what is alive now (the model, the pronunciation dictionary, a compiled list) out of the
     cyclic garbage collector's view. The beam search allocates fast; each full collection it
     triggers would otherwise walk millions of long-lived objects (a 10,000-entry list: ~0.8 s pauses
-    inside single decodes). Frozen objects are still freed by reference counting."""
+    inside single decodes). Frozen objects are still freed by reference counting; the young
+    generations are collected first, so recent cyclic garbage is not frozen with them."""
     import gc
 
+    gc.collect(1)
     gc.freeze()
 
 
