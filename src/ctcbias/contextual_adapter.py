@@ -66,6 +66,15 @@ class Catalog:
     prior: torch.Tensor  # (P,) -log(how many positions share the subword)
     n_entries: int
 
+    def cast(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(keys transposed, values, prior) in ``dtype``, converted once per catalog, not per call
+        (a 1000-entry list has ~10,000 positions)."""
+        got = self.__dict__.setdefault("_cast", {}).get(dtype)
+        if got is None:
+            got = self._cast[dtype] = (self.keys.T.to(dtype).contiguous(), self.values.to(dtype),
+                                       self.prior.to(dtype))
+        return got
+
 
 class ContextualAdapter(nn.Module):
     def __init__(self, c: AdapterConfig):
@@ -144,8 +153,10 @@ class _Hook:
         mix = sum(w[i] * h for i, h in enumerate(hidden[: a.config.layers]))
         q = a.drop(a.q(a.ln_q(mix)))  # the learned query correction (batch, frames, d)
         # a position's score: the base's logit for its subword + learned (query . key) - log count
-        base = logits[..., cat.ids] + q @ cat.keys.T.to(q.dtype) + cat.prior.to(q.dtype)
+        keys_t, values, prior = cat.cast(q.dtype) if not torch.is_grad_enabled() else \
+            (cat.keys.T.to(q.dtype), cat.values, cat.prior.to(q.dtype))  # training: keep the graph
+        base = logits[..., cat.ids] + q @ keys_t + prior
         none = logits.max(-1, keepdim=True).values + a.no_bias_offset + q @ a.no_bias_key[:, None].to(q.dtype)
         att = torch.softmax(torch.cat([none, base], -1) / a.log_temp.exp(), -1)
         self._att = att.detach()
-        return att[..., 1:] @ cat.values.to(att.dtype)
+        return att[..., 1:] @ (values if values.dtype == att.dtype else values.to(att.dtype))
