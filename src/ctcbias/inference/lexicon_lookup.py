@@ -58,7 +58,7 @@ _CHAR = {p: chr(0x100 + i) for p, i in _PH.index.items()}
 
 # the judge's evidence, in the order of LookupModel.weights
 FEATURES = ("phone_gain", "phone_gain_per_frame", "lm_gain", "fit", "fit_current", "fit_delta", "log_frames", "log_phones", "words",
-            "log10_list", "subword_gain")
+            "log10_list", "subword_gain", "heard_distance", "heard_distance_current")
 _CAP = 30.0  # a gain where one side cannot be aligned at all
 
 
@@ -173,7 +173,7 @@ def _costs(logp: np.ndarray, jobs: dict[tuple, list[tuple[int, int, list[int]]]]
 
 def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
                bias: BiasingList, lm: LanguageModel | None = None, lm_weight: float = 0.5,
-               word_bonus: float = 1.0, shortlist_distance: float = 0.6, shortlist: int = 10,
+               word_bonus: float = 1.0, shortlist_distance: float = 0.7, shortlist: int = 10,
                max_words: int = 5, memo: dict | None = None) -> list[dict]:
     """Every shortlisted (span, entry) of the hypothesis with its evidence (:data:`FEATURES`),
     plus ``start``, ``end`` (word indices) and ``entry``."""
@@ -192,32 +192,41 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     def ph(ws: list[str]) -> list[int]:
         return [_PH.index[p] for w in ws for p in (prons[w][0] if prons[w] else ())]
 
-    places: dict[tuple[int, int], tuple[int, int]] = {}  # (start, end) -> window frames
-    shortlisted: dict[tuple[int, int], list[int]] = {}
+    spans, queries = [], []
     for i in range(len(words)):
         for n in range(1, min(max_words, len(words) - i) + 1):
             e = i + n
             if any(j in protected for j in range(i, e)):
                 break
             q = heard_between(heard, frames[i][0], frames[e - 1][1])
-            if len(q) < 2:
-                continue
-            hits = process.extract(q, choices, scorer=Levenshtein.normalized_distance,
-                                   score_cutoff=shortlist_distance, limit=shortlist)
-            if hits:
-                # the window: from the word before the span to the word after it, which anchor it
-                places[(i, e)] = (frames[i - 1][0] if i else 0, frames[e][1] if e < len(words) else T - 1)
-                shortlisted[(i, e)] = [h[2] for h in hits]
+            if len(q) >= 2:
+                spans.append((i, e))
+                queries.append(q)
+    places: dict[tuple[int, int], tuple[int, int]] = {}  # (start, end) -> window frames
+    shortlisted: dict[tuple[int, int], list[tuple[int, float]]] = {}  # (entry, distance to what was heard)
+    heard_current: dict[tuple[int, int], float] = {}
+    # every span against every entry in one C++ call (the entries are converted once, not per span)
+    dist = process.cdist(queries, choices, scorer=Levenshtein.normalized_distance, dtype=np.float32,
+                         score_cutoff=shortlist_distance) if queries else None
+    for (i, e), q, row in zip(spans, queries, dist if dist is not None else ()):
+        near = np.flatnonzero(row <= shortlist_distance)
+        if not len(near):
+            continue
+        near = near[np.lexsort((near, row[near]))][:shortlist]  # closest first, ties by list order
+        # the window: from the word before the span to the word after it, which anchor it
+        places[(i, e)] = (frames[i - 1][0] if i else 0, frames[e][1] if e < len(words) else T - 1)
+        shortlisted[(i, e)] = [(int(k), float(row[k])) for k in near]
+        heard_current[(i, e)] = Levenshtein.normalized_distance(q, "".join(chr(0x100 + p) for p in ph(words[i:e])))
     if not places:
         return []
-    full = bias.prons_many({k for ks in shortlisted.values() for k in ks})
+    full = bias.prons_many({k for ks in shortlisted.values() for k, _ in ks})
     phone_jobs: dict[tuple, list] = {}
     sub_jobs: dict[tuple, list] = {}
     for (i, e), (a, b) in places.items():
         left, right = words[max(0, i - 1):i], words[e:e + 1]
         phone_jobs[(i, e, -1)] = [(a, b, ph(left + words[i:e] + right))]
         sub_jobs[(i, e, -1)] = [(a, b, tok.encode(" ".join(left + words[i:e] + right)))]
-        for k in shortlisted[(i, e)]:
+        for k, _ in shortlisted[(i, e)]:
             phone_jobs[(i, e, k)] = [(a, b, ph(left) + [_PH.index[p] for p in pron] + ph(right)) for pron in full[k]]
             sub_jobs[(i, e, k)] = [(a, b, tok.encode(" ".join(left + [bias.entries[k].spoken] + right)))]
     pc, sc = _costs(phone_logp, phone_jobs), _costs(logp, sub_jobs)
@@ -228,7 +237,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     for (i, e), (a, b) in places.items():
         n = b - a + 1
         c0, s0 = pc.get((i, e, -1)), sc.get((i, e, -1))
-        for k in shortlisted[(i, e)]:
+        for k, dist in shortlisted[(i, e)]:
             c, s = pc.get((i, e, k)), sc.get((i, e, k))
             if c is None:
                 continue  # the entity cannot fit the window
@@ -248,6 +257,8 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
                 # scaled to the others' range; clipped, since one side may be far off or unalignable
                 "subword_gain": max(-_CAP, min(_CAP, (s0 - s) if s0 is not None and s is not None
                                                else (-_CAP if s is None else _CAP))) / 10,
+                # how far the greedy phones are from the entry's and from the current words'
+                "heard_distance": dist, "heard_distance_current": heard_current[(i, e)],
             })
     return out
 
