@@ -174,9 +174,10 @@ def _costs(logp: np.ndarray, jobs: dict[tuple, list[tuple[int, int, list[int]]]]
 def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
                bias: BiasingList, lm: LanguageModel | None = None, lm_weight: float = 0.5,
                word_bonus: float = 1.0, shortlist_distance: float = 0.7, shortlist: int = 10,
-               max_words: int = 5, memo: dict | None = None) -> list[dict]:
+               max_words: int = 5, max_candidates: int = 150, memo: dict | None = None) -> list[dict]:
     """Every shortlisted (span, entry) of the hypothesis with its evidence (:data:`FEATURES`),
-    plus ``start``, ``end`` (word indices) and ``entry``."""
+    plus ``start``, ``end`` (word indices) and ``entry``: each span's ``shortlist`` closest entries
+    within ``shortlist_distance``, at most ``max_candidates`` in all."""
     words = text.split()
     if not words or not len(bias):
         return []
@@ -208,15 +209,20 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     # every span against every entry in one C++ call (the entries are converted once, not per span)
     dist = process.cdist(queries, choices, scorer=Levenshtein.normalized_distance, dtype=np.float32,
                          score_cutoff=shortlist_distance) if queries else None
-    for (i, e), q, row in zip(spans, queries, dist if dist is not None else ()):
-        near = np.flatnonzero(row <= shortlist_distance)
-        if not len(near):
-            continue
-        near = near[np.lexsort((near, row[near]))][:shortlist]  # closest first, ties by list order
-        # the window: from the word before the span to the word after it, which anchor it
-        places[(i, e)] = (frames[i - 1][0] if i else 0, frames[e][1] if e < len(words) else T - 1)
-        shortlisted[(i, e)] = [(int(k), float(row[k])) for k in near]
-        heard_current[(i, e)] = Levenshtein.normalized_distance(q, "".join(chr(0x100 + p) for p in ph(words[i:e])))
+    near: list[tuple[float, int, int]] = []  # (distance, span, entry), each span's closest few
+    for j, row in enumerate(dist if dist is not None else ()):
+        ks = np.flatnonzero(row <= shortlist_distance)
+        near += [(float(row[k]), j, int(k)) for k in ks[np.lexsort((ks, row[ks]))][:shortlist]]
+    # the closest over all spans: each candidate costs CTC alignments, and long hypotheses against
+    # big lists would otherwise bring hundreds (on dev, the cap drops <1% of accepted true ones)
+    for d, j, k in sorted(near)[:max_candidates]:
+        (i, e), q = spans[j], queries[j]
+        if (i, e) not in places:
+            # the window: from the word before the span to the word after it, which anchor it
+            places[(i, e)] = (frames[i - 1][0] if i else 0, frames[e][1] if e < len(words) else T - 1)
+            shortlisted[(i, e)] = []
+            heard_current[(i, e)] = Levenshtein.normalized_distance(q, "".join(chr(0x100 + p) for p in ph(words[i:e])))
+        shortlisted[(i, e)].append((k, d))
     if not places:
         return []
     full = bias.prons_many({k for ks in shortlisted.values() for k, _ in ks})
