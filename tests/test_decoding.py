@@ -168,6 +168,23 @@ def test_lexicon_lookup_replaces_only_spans_that_sound_like_an_entity():
     assert lookup(toks, text, lp, plp, TOK, bias, JUDGE, threshold=1e9) == text
 
 
+def test_lookup_candidates_are_the_closest_to_what_was_heard_and_capped():
+    text, toks, lp, plp = _take_listen_april_now()
+    # the entity among many distractors, some of which sound near the spans too
+    bias = BiasingList.compile(["Lisinopril", "Listerine", "Lisbon", "Oslo", "Takeda", "Nowak", "Aprilia",
+                                "Tecumseh", "Lysine", "Listeria"], TOK)
+    all_ = candidates(toks, text, lp, plp, TOK, bias)
+    assert len(all_) > 4
+    for c in all_:  # each candidate carries how far the heard phones are from the entry and from the words
+        assert 0.0 <= c["heard_distance"] <= 0.7 and 0.0 <= c["heard_distance_current"] <= 1.0
+    capped = candidates(toks, text, lp, plp, TOK, bias, max_candidates=4)
+    assert len(capped) == 4
+    # the cap keeps the closest to what was heard, the true entity's span among them
+    assert max(c["heard_distance"] for c in capped) <= sorted(c["heard_distance"] for c in all_)[3] + 1e-6
+    assert any(bias.entries[c["entry"]].spoken == "lisinopril" and (c["start"], c["end"]) == (1, 3) for c in capped)
+    assert lookup(toks, text, lp, plp, TOK, bias, JUDGE) == "take lisinopril now"
+
+
 def test_lookup_judge_learns_which_evidence_matters(tmp_path):
     rng = np.random.default_rng(0)
     rows, labels = [], []
