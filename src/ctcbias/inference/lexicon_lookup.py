@@ -5,8 +5,9 @@ of 1-5 words is a *place* where an entity may have been misheard ("listen april"
 "lisinopril"). Two steps:
 
 1. **Shortlist** (cheap): the phone head's greedy reading of the span is compared with every
-   entry's quick pronunciation by normalized edit distance (rapidfuzz, C++); the closest few
-   within ``shortlist_distance`` go on.
+   entry's quick pronunciation by normalized edit distance (rapidfuzz, C++, all spans against all
+   entries in one call); each span's closest few within ``shortlist_distance`` go on, at most
+   ``max_candidates`` per hypothesis.
 2. **Judge** (the evidence, on a window from the word before the span to the word after it):
 
    - phone gain: phone-head CTC log-likelihood of the window with the entity's pronunciations
@@ -17,7 +18,8 @@ of 1-5 words is a *place* where an entity may have been misheard ("listen april"
      without, weighted as in the beam search;
    - fit: how far the entity's phone alignment is from the unconstrained best path, per frame
      (and the same for the current words), the span's length in frames, the entity's length in
-     phones and words, and the list's size (chance matches grow with it).
+     phones and words, and the list's size (chance matches grow with it);
+   - heard: the edit distance of the greedy phones to the entry's and to the current words'.
 
    A logistic model over these (:class:`LookupModel`, fitted on dev by ``ctcbias train lookup``,
    shipped as ``lexicon_lookup.json`` beside the stack) turns them into one score; spans scoring
@@ -243,7 +245,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     for (i, e), (a, b) in places.items():
         n = b - a + 1
         c0, s0 = pc.get((i, e, -1)), sc.get((i, e, -1))
-        for k, dist in shortlisted[(i, e)]:
+        for k, heard_d in shortlisted[(i, e)]:
             c, s = pc.get((i, e, k)), sc.get((i, e, k))
             if c is None:
                 continue  # the entity cannot fit the window
@@ -264,7 +266,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
                 "subword_gain": max(-_CAP, min(_CAP, (s0 - s) if s0 is not None and s is not None
                                                else (-_CAP if s is None else _CAP))) / 10,
                 # how far the greedy phones are from the entry's and from the current words'
-                "heard_distance": dist, "heard_distance_current": heard_current[(i, e)],
+                "heard_distance": heard_d, "heard_distance_current": heard_current[(i, e)],
             })
     return out
 
