@@ -56,7 +56,12 @@ from .phonetic_rescoring import entity_spans
 __all__ = ["FEATURES", "LookupModel", "lookup", "phone_string", "quick_choices", "word_frames"]
 
 _PH = PhoneSet()
-_CHAR = {p: chr(0x100 + i) for p, i in _PH.index.items()}
+_CHAR = {p: chr(0x100 + i) for p, i in _PH.index.items()}  # one character per phone index
+
+
+def _index_string(ids) -> str:
+    """Phone indices as a :func:`phone_string`."""
+    return "".join(chr(0x100 + i) for i in ids)
 
 # the judge's evidence, in the order of LookupModel.weights
 FEATURES = ("phone_gain", "phone_gain_per_frame", "lm_gain", "fit", "fit_current", "fit_delta", "log_frames", "log_phones", "words",
@@ -86,7 +91,7 @@ def _greedy_phones(phone_logp: np.ndarray) -> list[tuple[int, int]]:
 def heard_between(heard: list[tuple[int, int]], a: int, b: int) -> str:
     """What the phone head heard on frames ``a..b`` (one frame of slack each side), as a
     :func:`phone_string`."""
-    return "".join(chr(0x100 + p) for p, t in heard if a - 1 <= t <= b + 1)
+    return _index_string(p for p, t in heard if a - 1 <= t <= b + 1)
 
 
 def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer,
@@ -223,7 +228,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
             # the window: from the word before the span to the word after it, which anchor it
             places[(i, e)] = (frames[i - 1][0] if i else 0, frames[e][1] if e < len(words) else T - 1)
             shortlisted[(i, e)] = []
-            heard_current[(i, e)] = Levenshtein.normalized_distance(q, "".join(chr(0x100 + p) for p in ph(words[i:e])))
+            heard_current[(i, e)] = Levenshtein.normalized_distance(q, _index_string(ph(words[i:e])))
         shortlisted[(i, e)].append((k, d))
     if not places:
         return []
