@@ -136,7 +136,7 @@ def _take_listen_april_now():
     text = "take listen april now"
     toks = TOK.encode(text)
     lp = posteriors(toks, len(TOK), per_unit=3)
-    words_ph = {"take": "T EY K", "listen april": "L IH S IH N AA P R IH L", "now": "N AW"}
+    words_ph = {"take": "T EY K", "listen april": "L IH S IH N AA P R AH L", "now": "N AW"}
     n_units = {w: len(TOK.encode(w)) for w in ["take", "listen", "april", "now"]}
     frames = {"take": n_units["take"] * 4, "listen april": (n_units["listen"] + n_units["april"]) * 4,
               "now": n_units["now"] * 4}
@@ -286,3 +286,57 @@ def test_batched_window_costs_equal_one_call_per_window():
     want = [ctc_cost(lp[a:b + 1], [u])[0] for a, b, u in jobs]
     assert np.allclose(got[:4], want[:4], rtol=1e-5)
     assert not np.isfinite(got[4]) and not np.isfinite(want[4])  # a repeat needs a blank: 3 frames
+
+
+def _best_window_path(em: np.ndarray, units: list[int]) -> float:
+    """Brute force for keyword spotting: the best Viterbi path of ``units`` over every window
+    a..b that starts on the first unit and ends on the last (blank between repeats)."""
+    ext = [u for x in units for u in (x, 0)][:-1]  # u1 blank u2 ... uL (no leading or trailing blank)
+    best = -np.inf
+    for a in range(len(em)):
+        score = np.full(len(ext), -np.inf)
+        score[0] = em[a, ext[0]]
+        for t in range(a, len(em)):
+            if t > a:
+                new = score.copy()
+                for s in range(1, len(ext)):
+                    new[s] = max(new[s], score[s - 1])
+                    if s >= 2 and ext[s] and ext[s] != ext[s - 2]:
+                        new[s] = max(new[s], score[s - 2])
+                score = new + em[t, ext]
+            best = max(best, score[-1])
+    return best
+
+
+def test_keyword_spotting_finds_each_keyword_where_it_fits_best():
+    from ctcbias.inference.align import KeywordGraph, ctc_keyword_scores
+
+    rng = np.random.default_rng(1)
+    lp = rng.normal(size=(12, 5)) * 2
+    lp -= np.logaddexp.reduce(lp, axis=1, keepdims=True)
+    em = lp - lp.max(1, keepdims=True)
+    keys = [[1, 2, 3], [2, 2], [4], [3, 1, 3, 1]]
+    score, first, last = ctc_keyword_scores(lp, KeywordGraph(keys))
+    assert np.allclose(score, [_best_window_path(em, k) for k in keys], atol=1e-4)
+    # the reported frames hold that score: the same search on just those frames finds it again
+    for k, a, b, s in zip(keys, first, last, score):
+        assert np.isclose(_best_window_path(em[a:b + 1], k), s, atol=1e-4)
+
+    # on peaked posteriors spelling 3 3 _ 4 5 5: the keyword 4 5 sits on frames 3-5 at no cost
+    lp = posteriors([3, 4, 5], 6)  # frames: 3 3 _ 4 4 _ 5 5 _
+    score, first, last = ctc_keyword_scores(lp, KeywordGraph([[4, 5], [5, 4]]))
+    assert (first[0], last[0]) == (3, 7) and score[0] > -0.2 and score[1] < -10
+
+
+def test_lookup_spots_an_entity_the_words_hide():
+    text, toks, lp, plp = _take_listen_april_now()
+    bias = BiasingList.compile(["Lisinopril", "Oslo", "Takeda"], TOK)
+    # no shortlist at all (distance below zero): keyword spotting alone puts the entity forward
+    got = candidates(toks, text, lp, plp, TOK, bias, shortlist_distance=-1.0)
+    spotted = {bias.entries[c["entry"]].spoken: c for c in got}
+    assert set(spotted) == {"lisinopril"}
+    c = spotted["lisinopril"]
+    assert (c["start"], c["end"]) == (1, 3) and c["spotted_fit"] < 0.5 and c["spotted_here"] > 0.9
+    assert lookup(toks, text, lp, plp, TOK, bias, JUDGE, shortlist_distance=-1.0) == "take lisinopril now"
+    # without spotting, nothing is found
+    assert candidates(toks, text, lp, plp, TOK, bias, shortlist_distance=-1.0, spotted=0) == []

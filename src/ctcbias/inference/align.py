@@ -1,13 +1,14 @@
 """CTC forced alignment (Viterbi): which frames each unit of a known sequence occupies.
 
-Used for word times of beam-search output and for the phone spans that lexicon lookup compares.
+Used for word times of beam-search output, for the windows lexicon lookup scores, and for its
+keyword spotting (where in the audio each list entry fits best).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ctc_align", "ctc_cost"]
+__all__ = ["KeywordGraph", "ctc_align", "ctc_cost", "ctc_cost_windows", "ctc_keyword_scores"]
 
 
 def ctc_align(logp: np.ndarray, units: list[int]) -> list[tuple[int, int]] | None:
@@ -76,3 +77,73 @@ def ctc_cost_windows(logp: np.ndarray, jobs: list[tuple[int, int, list[int]]]) -
     cost = F.ctc_loss(torch.from_numpy(x), targets, torch.tensor([b - a + 1 for a, b, _ in jobs]),
                       torch.tensor([len(u) for _, _, u in jobs]), reduction="none", zero_infinity=False)
     return cost.numpy().astype(np.float64)
+
+
+class KeywordGraph:
+    """Many unit sequences as one row of CTC states (blank, u1, blank, u2, ..., blank each), for
+    :func:`ctc_keyword_scores`. Built once per list and reused for every utterance."""
+
+    def __init__(self, sequences: list[list[int]]):
+        ext, skip, first = [], [], []
+        for units in sequences:
+            first.append(len(ext))
+            for j, u in enumerate(units):
+                ext += [0, u]
+                skip += [False, j > 0 and u != units[j - 1]]  # blank may be skipped between different units
+            ext.append(0)
+            skip.append(False)
+        self.ext = np.array(ext, dtype=np.int64)
+        self.first = np.array(first, dtype=np.int64)
+        self.last = np.r_[self.first[1:], len(ext)] - 1
+        S = len(ext)
+        self.enter = np.zeros(S, dtype=bool)  # a keyword starts on its first unit and ends on its last
+        self.enter[np.minimum(self.first + 1, self.last)] = True
+        self.from1 = np.ones(S, dtype=bool)  # s-1 -> s stays inside one keyword
+        self.from1[self.first] = False
+        self.from2 = np.array(skip, dtype=bool)
+        self.from2[np.minimum(self.first + 1, S - 1)] = False
+        self.lengths = (self.last - self.first) // 2
+
+
+def ctc_keyword_scores(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keyword spotting: for each sequence of ``graph``, its best CTC alignment anywhere in the
+    utterance, scored against the unconstrained best path on the same frames (0: the best path
+    itself says it; more negative: less likely). Returns (score, first frame, last frame).
+
+    One Viterbi pass over all keywords at once; each frame, any keyword may start afresh."""
+    T, S, K = logp.shape[0], len(graph.ext), len(graph.first)
+    if T == 0 or S == 0:
+        return np.full(K, -np.inf), np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
+    # float32 throughout: this loop runs once per frame over every keyword's states
+    em = (logp - logp.max(-1, keepdims=True)).astype(np.float32)[:, graph.ext]  # ratio to the best unit
+    ninf = np.float32(-np.inf)
+    m1, m2 = np.where(graph.from1, 0, ninf).astype(np.float32), np.where(graph.from2, 0, ninf).astype(np.float32)
+    fresh = np.where(graph.enter, 0, ninf).astype(np.float32)
+    end = np.maximum(graph.last - 1, graph.first)
+    score, start = np.full(S, ninf, dtype=np.float32), np.zeros(S, dtype=np.int32)
+    p1, p2 = np.full(S, ninf, dtype=np.float32), np.full(S, ninf, dtype=np.float32)
+    s1, s2 = np.zeros(S, dtype=np.int32), np.zeros(S, dtype=np.int32)
+    ends, starts = np.empty((T, K), dtype=np.float32), np.empty((T, K), dtype=np.int32)
+    tmp = np.empty(S, dtype=bool)
+    for t in range(T):
+        # from s-1 and s-2 (shifted copies; the masks add -inf where a move is not allowed), or fresh
+        p1[1:], s1[1:] = score[:-1], start[:-1]
+        p2[2:], s2[2:] = score[:-2], start[:-2]
+        p1 += m1
+        p2 += m2
+        np.greater(p1, score, out=tmp)
+        np.copyto(start, s1, where=tmp)
+        np.maximum(score, p1, out=score)
+        np.greater(p2, score, out=tmp)
+        np.copyto(start, s2, where=tmp)
+        np.maximum(score, p2, out=score)
+        np.greater(fresh, score, out=tmp)
+        np.copyto(start, t, where=tmp)
+        np.maximum(score, fresh, out=score)
+        score += em[t]
+        ends[t], starts[t] = score[end], start[end]
+    # the best end per keyword; on ties the later one, so the span covers the whole last unit
+    at = T - 1 - ends[::-1].argmax(0)
+    k = np.arange(K)
+    best, first, last = ends[at, k].astype(np.float64), starts[at, k], at
+    return best, first, last

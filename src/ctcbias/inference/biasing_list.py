@@ -3,9 +3,9 @@
 Each entry keeps its display form (what the transcript will show) and gets:
 - its spoken form (``normalize``: case, punctuation, hyphens, digits, accents);
 - its subword ids (top sentencepiece segmentations; every word tokenizes, seen or not);
-- a quick pronunciation at once (CMUdict, else the cheapest grapheme-to-grapheme reading), and
-  its full pronunciations on demand (CMUdict, else espeak-ng G2P, plus grapheme-to-grapheme
-  variants) -- G2P is the slow part, so it runs only for the entries a decoder step shortlists;
+- a quick pronunciation at once (CMUdict, else espeak-ng G2P, one batched call for the list's new
+  words; a grapheme-to-grapheme reading where neither gives one), and its full pronunciations on
+  demand (those plus grapheme-to-grapheme variants), only for the entries a decoder step shortlists;
 - a path in a :class:`TokenTrie` over subword ids, so the beam search can ask in O(1) whether a
   hypothesis is inside an entity and whether it just completed one. Multi-word entries are one
   path across word boundaries, so phrases are matched as phrases.
@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 
 from ..normalize import normalize
-from ..pronounce import cmudict_prons, pronounce
+from ..pronounce import pronounce
 from . import g2g
 
 __all__ = ["BiasingListError", "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
@@ -39,7 +39,7 @@ class Entry:
     spoken: str
     words: tuple[str, ...]
     tokens: tuple[tuple[int, ...], ...]  # subword segmentations of the whole entry
-    quick: tuple[str, ...]  # a pronunciation known without G2P: CMUdict, else a g2g reading
+    quick: tuple[str, ...]  # the first pronunciation of each word: CMUdict, else G2P, else a g2g reading
 
 
 class TokenTrie:
@@ -90,8 +90,8 @@ def _prons(words: set[str]) -> dict[str, list[list[str]]]:
         return {w: _PRON_CACHE[w] for w in words}
 
 
-def _quick(word: str) -> tuple[str, ...]:
-    known = _PRON_CACHE.get(word) or cmudict_prons(word)
+def _quick(word: str, lex: dict[str, list[list[str]]]) -> tuple[str, ...]:
+    known = lex.get(word)
     if known:
         return tuple(known[0])
     v = g2g.variants(word, 1)
@@ -172,11 +172,12 @@ def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
             seen[spoken] = display
             keep.append((display, spoken))
     entries, trie = [], TokenTrie()
+    lex = _prons({w for _, spoken in keep for w in spoken.split()})
     for display, spoken in keep:
         words = tuple(spoken.split())
         segs = [tuple(i + 1 for i in seg) for seg in tokenizer.sp.nbest_encode_as_ids(spoken, 2)]
         segs = tuple(dict.fromkeys(s for s in segs if s))
-        entry = Entry(display, spoken, words, segs, tuple(p for w in words for p in _quick(w)))
+        entry = Entry(display, spoken, words, segs, tuple(p for w in words for p in _quick(w, lex)))
         for seg in segs:
             trie.add(seg, len(entries))
         entries.append(entry)

@@ -2,13 +2,20 @@
 
 The best hypothesis is aligned to the audio (word spans from a CTC forced alignment). Every span
 of 1-5 words is a *place* where an entity may have been misheard ("listen april" for
-"lisinopril"). Two steps:
+"lisinopril"). Three steps:
 
 1. **Shortlist** (cheap): the phone head's greedy reading of the span is compared with every
    entry's quick pronunciation by normalized edit distance (rapidfuzz, C++, all spans against all
    entries in one call); each span's closest few within ``shortlist_distance`` go on, at most
    ``max_candidates`` per hypothesis.
-2. **Judge** (the evidence, on a window from the word before the span to the word after it):
+2. **Spot** (keyword spotting, :func:`~ctcbias.inference.align.ctc_keyword_scores`): each entry's
+   best CTC alignment *anywhere* in the phone posteriors, whatever the words say there. The best
+   ``spotted`` entries bring the words under their best place as one more candidate each: this
+   finds entities that the words hide or split badly ("toma" for "to eramala"). For every
+   candidate, how well its entry fits its best place and whether that place is this span are
+   evidence for the judge. (Big lists spot only the ``spot_pool`` entries nearest to the heard
+   phones: the search costs time per entry and frame.)
+3. **Judge** (the evidence, on a window from the word before the span to the word after it):
 
    - phone gain: phone-head CTC log-likelihood of the window with the entity's pronunciations
      (G2P and grapheme-to-grapheme variants, best one) minus with the current words' (in all, and
@@ -19,7 +26,9 @@ of 1-5 words is a *place* where an entity may have been misheard ("listen april"
    - fit: how far the entity's phone alignment is from the unconstrained best path, per frame
      (and the same for the current words), the span's length in frames, the entity's length in
      phones and words, and the list's size (chance matches grow with it);
-   - heard: the edit distance of the greedy phones to the entry's and to the current words'.
+   - heard: the edit distance of the greedy phones to the entry's and to the current words';
+   - spotted: the entry's keyword-spotting cost per phone, and the share of its best place inside
+     the span.
 
    A logistic model over these (:class:`LookupModel`, fitted on dev by ``ctcbias train lookup``,
    shipped as ``lexicon_lookup.json`` beside the stack) turns them into one score; spans scoring
@@ -49,7 +58,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ..language_model import LanguageModel
 from ..tokenizer import PhoneSet, Tokenizer
-from .align import ctc_align, ctc_cost_windows
+from .align import KeywordGraph, ctc_align, ctc_cost_windows, ctc_keyword_scores
 from .biasing_list import BiasingList, _prons
 from .phonetic_rescoring import entity_spans
 
@@ -65,8 +74,9 @@ def _index_string(ids) -> str:
 
 # the judge's evidence, in the order of LookupModel.weights
 FEATURES = ("phone_gain", "phone_gain_per_frame", "lm_gain", "fit", "fit_current", "fit_delta", "log_frames", "log_phones", "words",
-            "log10_list", "subword_gain", "heard_distance", "heard_distance_current")
+            "log10_list", "subword_gain", "heard_distance", "heard_distance_current", "spotted_fit", "spotted_here")
 _CAP = 30.0  # a gain where one side cannot be aligned at all
+_POOL_DISTANCE = 0.9  # edit distances up to this are exact (the spotting pool is picked by them)
 
 
 def phone_string(phones) -> str:
@@ -80,6 +90,15 @@ def quick_choices(bias: BiasingList) -> list[str]:
     if got is None:
         got = [phone_string(e.quick) for e in bias.entries]
         bias._quick_choices = got
+    return got
+
+
+def keyword_graph(bias: BiasingList) -> KeywordGraph:
+    """Each entry's quick pronunciation as one keyword-spotting graph, kept on the list."""
+    got = getattr(bias, "_keyword_graph", None)
+    if got is None:
+        got = KeywordGraph([[_PH.index[p] for p in e.quick] for e in bias.entries])
+        bias._keyword_graph = got
     return got
 
 
@@ -181,10 +200,13 @@ def _costs(logp: np.ndarray, jobs: dict[tuple, list[tuple[int, int, list[int]]]]
 def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
                bias: BiasingList, lm: LanguageModel | None = None, lm_weight: float = 0.5,
                word_bonus: float = 1.0, shortlist_distance: float = 0.7, shortlist: int = 10,
-               max_words: int = 5, max_candidates: int = 150, memo: dict | None = None) -> list[dict]:
+               max_words: int = 5, max_candidates: int = 150, spotted: int = 20, spotted_fit: float = 1.5,
+               spot_pool: int = 100, memo: dict | None = None) -> list[dict]:
     """Every shortlisted (span, entry) of the hypothesis with its evidence (:data:`FEATURES`),
     plus ``start``, ``end`` (word indices) and ``entry``: each span's ``shortlist`` closest entries
-    within ``shortlist_distance``, at most ``max_candidates`` in all."""
+    within ``shortlist_distance``, at most ``max_candidates`` in all; plus up to ``spotted`` entries
+    whose keyword-spotting cost per phone is at most ``spotted_fit``, on the words under their best
+    place."""
     words = text.split()
     if not words or not len(bias):
         return []
@@ -215,7 +237,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     heard_current: dict[tuple[int, int], float] = {}
     # every span against every entry in one C++ call (the entries are converted once, not per span)
     dist = process.cdist(queries, choices, scorer=Levenshtein.normalized_distance, dtype=np.float32,
-                         score_cutoff=shortlist_distance) if queries else None
+                         score_cutoff=max(shortlist_distance, _POOL_DISTANCE)) if queries else None
     near: list[tuple[float, int, int]] = []  # (distance, span, entry), each span's closest few
     for j, row in enumerate(dist if dist is not None else ()):
         ks = np.flatnonzero(row <= shortlist_distance)
@@ -230,6 +252,34 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
             shortlisted[(i, e)] = []
             heard_current[(i, e)] = Levenshtein.normalized_distance(q, _index_string(ph(words[i:e])))
         shortlisted[(i, e)].append((k, d))
+    # keyword spotting (step 2 above): where does each entry fit best, whatever the words say?
+    if len(bias) <= spot_pool or dist is None:
+        pool, g = np.arange(len(bias)), keyword_graph(bias)
+    else:
+        # (the shortlisted entries always: their features include where they fit best)
+        listed = list(dict.fromkeys(k for ks in shortlisted.values() for k, _ in ks))
+        nearest = np.argsort(dist.min(0), kind="stable").tolist()
+        pool = np.array(list(dict.fromkeys(listed + nearest))[:max(spot_pool, len(listed))])
+        g = KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in pool])
+    kfit, kfirst, klast = np.full(len(bias), 5.0), np.zeros(len(bias), dtype=np.int64), np.zeros(len(bias), dtype=np.int64)
+    score, kfirst[pool], klast[pool] = ctc_keyword_scores(phone_logp, g)
+    kfit[pool] = np.minimum(-score / np.maximum(g.lengths, 1), 5.0)  # per phone, 0: the best path itself
+    for k in np.argsort(kfit, kind="stable")[:spotted]:
+        if kfit[k] > spotted_fit:
+            break
+        k = int(k)
+        inside = [w for w, (a, b) in enumerate(frames) if b >= kfirst[k] and a <= klast[k]]
+        if not inside or len(inside) > max_words:
+            continue
+        i, e = inside[0], inside[-1] + 1
+        if any(j in protected for j in range(i, e)) or any(k == k2 for k2, _ in shortlisted.get((i, e), ())):
+            continue
+        q = heard_between(heard, frames[i][0], frames[e - 1][1])
+        if (i, e) not in places:
+            places[(i, e)] = (frames[i - 1][0] if i else 0, frames[e][1] if e < len(words) else T - 1)
+            shortlisted[(i, e)] = []
+            heard_current[(i, e)] = Levenshtein.normalized_distance(q, _index_string(ph(words[i:e])))
+        shortlisted[(i, e)].append((k, Levenshtein.normalized_distance(q, choices[k])))
     if not places:
         return []
     full = bias.prons_many({k for ks in shortlisted.values() for k, _ in ks})
@@ -272,8 +322,16 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
                                                else (-_CAP if s is None else _CAP))) / 10,
                 # how far the greedy phones are from the entry's and from the current words'
                 "heard_distance": heard_d, "heard_distance_current": heard_current[(i, e)],
+                # keyword spotting: how well the entry fits its best place, and how much of that
+                # place lies in this span
+                "spotted_fit": float(kfit[k]), "spotted_here": _overlap(kfirst[k], klast[k], frames[i][0], frames[e - 1][1]),
             })
     return out
+
+
+def _overlap(a: int, b: int, lo: int, hi: int) -> float:
+    """Share of frames ``a..b`` inside ``lo..hi``."""
+    return max(0, min(b, hi) - max(a, lo) + 1) / (b - a + 1)
 
 
 def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
