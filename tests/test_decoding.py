@@ -340,3 +340,24 @@ def test_lookup_spots_an_entity_the_words_hide():
     assert lookup(toks, text, lp, plp, TOK, bias, JUDGE, shortlist_distance=-1.0) == "take lisinopril now"
     # without spotting, nothing is found
     assert candidates(toks, text, lp, plp, TOK, bias, shortlist_distance=-1.0, spotted=0) == []
+
+
+def test_pronunciation_cache_is_bounded_and_only_saves_time(monkeypatch):
+    from ctcbias.inference import biasing_list as bl
+    from ctcbias.pronounce import pronounce
+
+    monkeypatch.setattr(bl, "_PRON_CACHE", {})
+    monkeypatch.setattr(bl, "_PRON_CACHE_MAX", 5)
+    first = bl._prons({"zelenskyy", "okafor", "lisinopril"})
+    bl._prons({"metformin", "takeda", "oslo", "nowak"})
+    assert len(bl._PRON_CACHE) == 5 and "nowak" in bl._PRON_CACHE  # the oldest went
+    again = bl._prons({"zelenskyy", "okafor", "lisinopril"})  # asked again after leaving the cache
+    assert again == first == dict(zip(["zelenskyy", "okafor", "lisinopril"],
+                                      pronounce(["zelenskyy", "okafor", "lisinopril"])))
+    # a list compiles to the same quick pronunciations whatever earlier calls left in the cache
+    a = BiasingList.compile(["Okafor", "Zelenskyy", "Lisinopril"], TOK)
+    bl._compile.cache_clear()
+    monkeypatch.setattr(bl, "_PRON_CACHE", {})
+    b = BiasingList.compile(["Okafor", "Zelenskyy", "Lisinopril"], TOK)
+    assert a is not b and [e.quick for e in a.entries] == [e.quick for e in b.entries]
+    assert all(e.quick for e in b.entries)

@@ -318,6 +318,9 @@ def bench(
     quick: bool = typer.Option(False, help="all: a small subset of every section, a few minutes"),
     limit: int = typer.Option(0, min=0, help="base / decoder: only the first N utterances of each set"),
     dev: bool = typer.Option(False, help="decoder: also run the dev set (with dev-entity lists)"),
+    dev_from: int = typer.Option(0, min=0, help="decoder: dev from its N-th utterance with entities (200: "
+                                                "those the lookup's judge was not fitted on)"),
+    dev_only: bool = typer.Option(False, help="decoder: the dev set only, no test sets"),
     requests: int = typer.Option(50, min=1, max=500, help="load: concurrent requests"),
 ):
     """Run a benchmark and write its results file."""
@@ -345,7 +348,8 @@ def bench(
     if suite == "decoder":
         from .evaluation.biasing import run as run_decoder
 
-        run_decoder(data, out, limit, with_dev=dev)
+        run_decoder(data, out, limit, with_dev=dev or dev_only, dev_from=dev_from,
+                    **({"sets": ()} if dev_only else {}))
         typer.echo(f"written to {out}/DECODER.md")
         return
     from .evaluation.base import run

@@ -102,8 +102,9 @@ def run_set(rec: Recognizer, items: list[dict], root: Path, systems: dict[str, d
 
 
 def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("medical-test", "names-test"),
-        with_dev: bool = False) -> dict:
-    """The ablation on the test sets (and dev, where tuning happens); writes DECODER.md/json."""
+        with_dev: bool = False, dev_from: int = 0) -> dict:
+    """The ablation on the test sets (and dev, where tuning happens; from its ``dev_from``-th utterance
+    with entities: the lookup's judge is fitted on the first 200); writes DECODER.md/json."""
     import os
     import platform
 
@@ -116,7 +117,7 @@ def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("med
     for name in names:
         items = dev_items(data) if name == "dev" else [json.loads(l) for l in (data / f"{name}.jsonl").open()]
         if name == "dev":
-            items = [it for it in items if it["entities"]]
+            items = [it for it in items if it["entities"]][dev_from:]
         items = items[: limit or None]
         systems = {**SYSTEMS, **(ADAPTER_SYSTEMS if rec.adapter is not None else {})}
         res["sets"][name] = {"utterances": len(items), "results": run_set(rec, items, data, systems, list(sizes))}

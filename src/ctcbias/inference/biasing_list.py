@@ -16,6 +16,7 @@ Compiled lists are immutable and cached by content; nothing of one call's list r
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from dataclasses import dataclass
 
@@ -78,16 +79,23 @@ class TokenTrie:
 
 
 _PRON_CACHE: dict[str, list[list[str]]] = {}
+_PRON_CACHE_MAX = 300_000  # words; a long-running service sees many lists (the oldest go first)
 _PRON_LOCK = threading.Lock()
 
 
 def _prons(words: set[str]) -> dict[str, list[list[str]]]:
-    """Lexicon/G2P pronunciations of words, one G2P call for all the new ones, cached for good."""
+    """Lexicon/G2P pronunciations of words, one G2P call for all the new ones, cached. The cache
+    only saves time: G2P gives a word the same phones whenever it is asked."""
     with _PRON_LOCK:
         missing = sorted(w for w in words if w not in _PRON_CACHE)
-        for w, p in zip(missing, pronounce(missing)):
-            _PRON_CACHE[w] = p
-        return {w: _PRON_CACHE[w] for w in words}
+        got = {w: p for w, p in zip(missing, pronounce(missing))}
+        out = {w: got[w] if w in got else _PRON_CACHE[w] for w in words}
+        _PRON_CACHE.update(got)
+        over = len(_PRON_CACHE) - _PRON_CACHE_MAX
+        if over > 0:  # dicts keep insertion order: drop the oldest
+            for w in list(itertools.islice(_PRON_CACHE, over)):
+                del _PRON_CACHE[w]
+        return out
 
 
 def _quick(word: str, lex: dict[str, list[list[str]]]) -> tuple[str, ...]:
