@@ -326,6 +326,8 @@ def test_keyword_spotting_finds_each_keyword_where_it_fits_best():
     lp = posteriors([3, 4, 5], 6)  # frames: 3 3 _ 4 4 _ 5 5 _
     score, first, last = ctc_keyword_scores(lp, KeywordGraph([[4, 5], [5, 4]]))
     assert (first[0], last[0]) == (3, 7) and score[0] > -0.2 and score[1] < -10
+    # an entry without phones is never spotted (not a perfect match everywhere)
+    assert ctc_keyword_scores(lp, KeywordGraph([[], [4, 5]]))[0][0] == -np.inf
 
 
 def test_lookup_spots_an_entity_the_words_hide():

@@ -146,4 +146,5 @@ def ctc_keyword_scores(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarra
     at = T - 1 - ends[::-1].argmax(0)
     k = np.arange(K)
     best, first, last = ends[at, k].astype(np.float64), starts[at, k], at
+    best[graph.lengths == 0] = -np.inf  # an empty keyword is nowhere, not everywhere
     return best, first, last

@@ -244,14 +244,16 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         near += [(float(row[k]), j, int(k)) for k in ks[np.lexsort((ks, row[ks]))][:shortlist]]
     # the closest over all spans: each candidate costs CTC alignments, and long hypotheses against
     # big lists would otherwise bring hundreds (on dev, the cap drops <1% of accepted true ones)
-    for d, j, k in sorted(near)[:max_candidates]:
-        (i, e), q = spans[j], queries[j]
+    def add(i: int, e: int, q: str, k: int, d: float) -> None:
         if (i, e) not in places:
             # the window: from the word before the span to the word after it, which anchor it
             places[(i, e)] = (frames[i - 1][0] if i else 0, frames[e][1] if e < len(words) else T - 1)
             shortlisted[(i, e)] = []
             heard_current[(i, e)] = Levenshtein.normalized_distance(q, _index_string(ph(words[i:e])))
         shortlisted[(i, e)].append((k, d))
+
+    for d, j, k in sorted(near)[:max_candidates]:
+        add(*spans[j], queries[j], k, d)
     # keyword spotting (step 2 above): where does each entry fit best, whatever the words say?
     if len(bias) <= spot_pool or dist is None:
         pool, g = np.arange(len(bias)), keyword_graph(bias)
@@ -275,11 +277,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         if any(j in protected for j in range(i, e)) or any(k == k2 for k2, _ in shortlisted.get((i, e), ())):
             continue
         q = heard_between(heard, frames[i][0], frames[e - 1][1])
-        if (i, e) not in places:
-            places[(i, e)] = (frames[i - 1][0] if i else 0, frames[e][1] if e < len(words) else T - 1)
-            shortlisted[(i, e)] = []
-            heard_current[(i, e)] = Levenshtein.normalized_distance(q, _index_string(ph(words[i:e])))
-        shortlisted[(i, e)].append((k, Levenshtein.normalized_distance(q, choices[k])))
+        add(i, e, q, k, Levenshtein.normalized_distance(q, choices[k]))
     if not places:
         return []
     full = bias.prons_many({k for ks in shortlisted.values() for k, _ in ks})
