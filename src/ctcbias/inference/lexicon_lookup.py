@@ -93,11 +93,14 @@ def quick_choices(bias: BiasingList) -> list[str]:
     return got
 
 
-def keyword_graph(bias: BiasingList) -> KeywordGraph:
-    """Each entry's quick pronunciation as one keyword-spotting graph, kept on the list."""
+def keyword_graph(bias: BiasingList, variants: int = 3) -> tuple[KeywordGraph, np.ndarray]:
+    """Up to ``variants`` full pronunciations of every entry as one keyword-spotting graph, and
+    the entry of each keyword; kept on the list (for small lists: each needs the entries' G2P)."""
     got = getattr(bias, "_keyword_graph", None)
     if got is None:
-        got = KeywordGraph([[_PH.index[p] for p in e.quick] for e in bias.entries])
+        full = bias.prons_many(range(len(bias)))
+        pairs = [(k, p) for k in range(len(bias)) for p in full[k][:variants] if p] or [(0, ())]
+        got = (KeywordGraph([[_PH.index[x] for x in p] for _, p in pairs]), np.array([k for k, _ in pairs]))
         bias._keyword_graph = got
     return got
 
@@ -256,16 +259,20 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         add(*spans[j], queries[j], k, d)
     # keyword spotting (step 2 above): where does each entry fit best, whatever the words say?
     if len(bias) <= spot_pool or dist is None:
-        pool, g = np.arange(len(bias)), keyword_graph(bias)
+        # a small list: every entry, with its pronunciation variants
+        g, owner = keyword_graph(bias)
     else:
-        # (the shortlisted entries always: their features include where they fit best)
+        # a big one: the quick pronunciations of the entries nearest to the heard phones (and
+        # every shortlisted one: their features include where they fit best)
         listed = list(dict.fromkeys(k for ks in shortlisted.values() for k, _ in ks))
         nearest = np.argsort(dist.min(0), kind="stable").tolist()
-        pool = np.array(list(dict.fromkeys(listed + nearest))[:max(spot_pool, len(listed))])
-        g = KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in pool])
+        owner = np.array(list(dict.fromkeys(listed + nearest))[:max(spot_pool, len(listed))])
+        g = KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in owner])
     kfit, kfirst, klast = np.full(len(bias), 5.0), np.zeros(len(bias), dtype=np.int64), np.zeros(len(bias), dtype=np.int64)
-    score, kfirst[pool], klast[pool] = ctc_keyword_scores(phone_logp, g)
-    kfit[pool] = np.minimum(-score / np.maximum(g.lengths, 1), 5.0)  # per phone, 0: the best path itself
+    score, first, last = ctc_keyword_scores(phone_logp, g)
+    fit = np.minimum(-score / np.maximum(g.lengths, 1), 5.0)  # per phone, 0: the best path itself
+    for j in np.argsort(-fit, kind="stable"):  # each entry's best variant is written last
+        kfit[owner[j]], kfirst[owner[j]], klast[owner[j]] = fit[j], first[j], last[j]
     for k in np.argsort(kfit, kind="stable")[:spotted]:
         if kfit[k] > spotted_fit:
             break
