@@ -13,8 +13,9 @@ of 1-5 words is a *place* where an entity may have been misheard ("listen april"
    ``spotted`` entries bring the words under their best place as one more candidate each: this
    finds entities that the words hide or split badly ("toma" for "to eramala"). For every
    candidate, how well its entry fits its best place and whether that place is this span are
-   evidence for the judge. (Big lists spot only the ``spot_pool`` entries nearest to the heard
-   phones: the search costs time per entry and frame.)
+   evidence for the judge. (Lists of up to ``spot_pool`` entries are spotted with each entry's
+   pronunciation variants; bigger ones only with the quick pronunciations of the ``spot_pool``
+   entries nearest to the heard phones: the search costs time per keyword and frame.)
 3. **Judge** (the evidence, on a window from the word before the span to the word after it):
 
    - phone gain: phone-head CTC log-likelihood of the window with the entity's pronunciations
