@@ -259,9 +259,11 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     for d, j, k in sorted(near)[:max_candidates]:
         add(*spans[j], queries[j], k, d)
     # keyword spotting (step 2 above): where does each entry fit best, whatever the words say?
-    if len(bias) <= spot_pool or dist is None:
+    if len(bias) <= spot_pool:
         # a small list: every entry, with its pronunciation variants
         g, owner = keyword_graph(bias)
+    elif dist is None:  # the phone head heard (next to) nothing: no entry is near
+        g, owner = KeywordGraph([]), np.zeros(0, dtype=np.int64)
     else:
         # a big one: the quick pronunciations of the entries nearest to the heard phones (and
         # every shortlisted one: their features include where they fit best)
