@@ -66,12 +66,14 @@ from .phonetic_rescoring import entity_spans
 __all__ = ["FEATURES", "LookupModel", "lookup", "phone_string", "quick_choices", "word_frames"]
 
 _PH = PhoneSet()
-_CHAR = {p: chr(0x100 + i) for p, i in _PH.index.items()}  # one character per phone index
 
 
 def _index_string(ids) -> str:
-    """Phone indices as a :func:`phone_string`."""
+    """Phone indices as a :func:`phone_string`: one character per index."""
     return "".join(chr(0x100 + i) for i in ids)
+
+
+_CHAR = {p: _index_string((i,)) for p, i in _PH.index.items()}  # the same, looked up by phone name
 
 # the judge's evidence, in the order of LookupModel.weights
 FEATURES = ("phone_gain", "phone_gain_per_frame", "lm_gain", "fit", "fit_current", "fit_delta", "log_frames", "log_phones", "words",
