@@ -148,3 +148,23 @@ def test_a_compiled_list_never_hands_one_adapter_another_adapters_catalog(rec):
     del a, b
     gc.collect()
     assert len(cache) == n - 2
+
+
+def test_the_fast_catalog_for_inference_equals_the_trained_modules():
+    """Inference embeds a list by table lookups and a length-sorted LSTM loop; it must give the
+    numbers the modules give in training (where gradients need the modules as written)."""
+    torch.manual_seed(1)
+    a = ContextualAdapter(AdapterConfig(n_subwords=40, d=32, d_a=16, layers=2)).eval()
+    for lin in (a.key_ctx, a.val_ctx):  # trained corrections are non-zero: make them count here
+        torch.nn.init.normal_(lin.weight, std=0.3), torch.nn.init.normal_(lin.bias, std=0.3)
+    rng = random.Random(0)
+    entries = [[rng.randrange(1, 40) for _ in range(rng.randrange(0, 9))] for _ in range(200)]
+    with torch.inference_mode():
+        fast = a.embed(entries)
+    slow = a.embed(entries)  # gradients on: the modules' path
+    assert slow.keys.requires_grad and not fast.keys.requires_grad
+    for f in ("ids", "owner", "prior"):
+        assert torch.equal(getattr(fast, f), getattr(slow, f)), f
+    for f in ("keys", "values"):
+        assert torch.allclose(getattr(fast, f), getattr(slow, f).detach(), atol=1e-5), f
+    assert fast.n_entries == 200 and len(fast.ids) == sum(max(1, len(e)) for e in entries)

@@ -23,3 +23,10 @@ def test_output_is_always_in_training_form():
     for s in ["Hello, World!", "'quoted' words", "a–b—c", "Ünïcödé 3rd", "x+y=z"]:
         n = normalize(s)
         assert is_normalized(n), (s, n)
+
+
+def test_plain_words_take_the_short_way_to_the_same_form():
+    assert normalize("Lisinopril Hydrochloride") == "lisinopril hydrochloride"
+    assert normalize("Dr Smith") == "doctor smith"  # an abbreviation still expands
+    assert normalize("MG") == "milligrams"
+    assert normalize("A  B ") == "a b"

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -108,26 +109,81 @@ class ContextualAdapter(nn.Module):
         if not n:
             z = torch.zeros(0, self.config.d)
             return Catalog(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), z, z, torch.zeros(0), 0)
-        lens = torch.tensor([max(1, len(e)) for e in entries])
-        ids = torch.zeros(n, int(lens.max()), dtype=torch.long)
-        for i, e in enumerate(entries):
-            ids[i, : len(e)] = torch.tensor(e, dtype=torch.long)
+        real = np.fromiter((len(e) for e in entries), dtype=np.int64, count=n)
+        lens = np.maximum(real, 1)  # an entry without subwords keeps one position (the blank)
+        starts = np.cumsum(lens) - lens
+        flat = np.zeros(int(lens.sum()), dtype=np.int64)
+        if real.sum():
+            flat[np.repeat(starts, real) + _ranges(real)] = np.fromiter(
+                (u for e in entries for u in e), dtype=np.int64, count=int(real.sum()))
+        ids, owner = torch.from_numpy(flat), torch.from_numpy(np.repeat(np.arange(n), lens))
+        counts = torch.bincount(ids, minlength=self.config.n_subwords)
+        prior = -torch.log(counts[ids].float())
+        if not torch.is_grad_enabled():  # inference: the same numbers, ~3x faster on big lists
+            keys, values = self._embed_fast(flat, lens, starts)
+            return Catalog(ids, owner, keys, values, prior, n)
+        # training: the modules as written, so gradients flow through every part
+        pos = torch.from_numpy(_ranges(lens))
+        padded = torch.zeros(n, int(lens.max()), dtype=torch.long)
+        padded[owner, pos] = ids
+        packed = pack_padded_sequence(self.tok_emb(padded), torch.from_numpy(lens), batch_first=True,
+                                      enforce_sorted=False)
+        ctx = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=padded.shape[1])[0][owner, pos]
         emb = self.tok_emb(ids)
-        packed = pack_padded_sequence(emb, lens, batch_first=True, enforce_sorted=False)
-        ctx, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=ids.shape[1])
-        mask = torch.arange(ids.shape[1])[None, :] < lens[:, None]
-        flat_ids, flat_emb, flat_ctx = ids[mask], emb[mask], ctx[mask]
-        owner = torch.arange(n)[:, None].expand_as(ids)[mask]
-        counts = torch.bincount(flat_ids, minlength=self.config.n_subwords)
-        unit = flat_emb / flat_emb.pow(2).sum(-1, keepdim=True).clamp_min(1e-6)
-        values = self.gain * unit + self.val_ctx(flat_ctx)
-        return Catalog(flat_ids, owner, self.key_ctx(flat_ctx) + flat_emb, values,
-                       -torch.log(counts[flat_ids].float()), n)
+        unit = emb / emb.pow(2).sum(-1, keepdim=True).clamp_min(1e-6)
+        return Catalog(ids, owner, self.key_ctx(ctx) + emb, self.gain * unit + self.val_ctx(ctx), prior, n)
+
+    def _embed_fast(self, flat: np.ndarray, lens: np.ndarray, starts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of every entry position (flat, entry after entry), without autograd.
+
+        What :meth:`embed` computes for training, rearranged for a 10,000-entry list (~70,000
+        positions): whatever depends only on the subword (the LSTM's input projection, two thirds
+        of its products; the embedding and its unit value) is one row per vocabulary entry, looked
+        up; entries sorted by length shrink the LSTM's batch as the shorter ones end; ``tanh`` is
+        folded into one ``sigmoid`` over all four gates (tanh(x) = 2 sigmoid(2x) - 1)."""
+        lstm, h = self.lstm, self.lstm.hidden_size
+        order = np.argsort(-lens, kind="stable")
+        slen = lens[order]
+        steps = np.arange(int(slen[0]))
+        active = (slen[None, :] > steps[:, None]).sum(1)  # entries still running at each step
+        # flat index of (step, sorted entry), forwards and reversed within each entry's length
+        fwd = starts[order][None, :] + np.minimum(steps[:, None], slen[None, :] - 1)
+        bwd = starts[order][None, :] + np.maximum(slen[None, :] - 1 - steps[:, None], 0)
+        g2 = torch.ones(4 * h)
+        g2[2 * h:3 * h] = 2.0  # the cell input gate's rows, doubled for the tanh-by-sigmoid fold
+        ctx = torch.empty(len(flat), 2 * h)
+        for d, where in enumerate((fwd, bwd)):
+            sfx = "_reverse" if d else ""
+            w_ih, w_hh = getattr(lstm, "weight_ih_l0" + sfx), getattr(lstm, "weight_hh_l0" + sfx)
+            bias = getattr(lstm, "bias_ih_l0" + sfx) + getattr(lstm, "bias_hh_l0" + sfx)
+            table = (self.tok_emb.weight @ w_ih.T + bias) * g2
+            w_hh_t = (w_hh.T * g2).contiguous()
+            pos = torch.from_numpy(where)
+            sub = torch.from_numpy(flat)[pos]
+            hs, cs = torch.zeros(len(order), h), torch.zeros(len(order), h)
+            for s, k in enumerate(active.tolist()):
+                gates = torch.addmm(table[sub[s, :k]], hs[:k], w_hh_t).sigmoid_()
+                i, f, g, o = gates.chunk(4, 1)
+                c = cs[:k].mul_(f).add_(i * g.mul_(2).sub_(1))
+                hs[:k] = o * torch.tanh(c)
+                ctx[pos[s, :k], d * h:(d + 1) * h] = hs[:k]
+        emb = self.tok_emb.weight
+        unit = emb / emb.pow(2).sum(-1, keepdim=True).clamp_min(1e-6)
+        ids = torch.from_numpy(flat)
+        keys = torch.addmm((emb + self.key_ctx.bias)[ids], ctx, self.key_ctx.weight.T)
+        values = torch.addmm((self.gain * unit + self.val_ctx.bias)[ids], ctx, self.val_ctx.weight.T)
+        return keys, values
 
     def bias_fn(self, catalog: Catalog) -> "_Hook":
         """The hook :meth:`ctcbias.model.CTCStack.output` calls before the final head. A new hook
         per call, so concurrent calls never share attention weights."""
         return _Hook(self, catalog)
+
+
+def _ranges(lens: np.ndarray) -> np.ndarray:
+    """0..len-1 for each length, concatenated: [2, 3] -> [0, 1, 0, 1, 2]."""
+    ends = np.cumsum(lens)
+    return np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - lens, lens)
 
 
 class _Hook:

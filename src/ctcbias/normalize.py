@@ -46,6 +46,7 @@ _NOT_ALLOWED = re.compile(r"[^a-z' ]+")
 _SPACES = re.compile(r"\s+")
 _EDGE_APOS = re.compile(r"(^|\s)'+|'+(?=\s|$)")
 _NORMALIZED = re.compile(r"^[a-z']+( [a-z']+)*$")
+_PLAIN = re.compile(r"[A-Za-z]+(?: [A-Za-z]+)*\Z")
 
 
 def _spell(n: str) -> str:
@@ -69,6 +70,10 @@ def normalize(text: str) -> str:
     >>> normalize("COVID-19 in São Paulo")
     'covid nineteen in sao paulo'
     """
+    if _PLAIN.match(text):  # most list entries: letters and spaces only, no abbreviation
+        words = text.lower().split()
+        if not _ABBREV.keys() & words:
+            return " ".join(words)
     t = unicodedata.normalize("NFKC", text)
     t = t.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     t = unidecode(t)  # São -> Sao, Zoë -> Zoe, ß -> ss; non-Latin scripts are transliterated

@@ -58,13 +58,13 @@ class TokenTrie:
         self.depth: list[int] = [0]
 
     def add(self, tokens: tuple[int, ...], entry: int) -> None:
-        node = 0
+        children, node = self.children, 0
         for t in tokens:
-            nxt = self.children[node].get(t)
+            kids = children[node]
+            nxt = kids.get(t)
             if nxt is None:
-                nxt = len(self.children)
-                self.children[node][t] = nxt
-                self.children.append({})
+                nxt = kids[t] = len(children)
+                children.append({})
                 self.ends.append(())
                 self.depth.append(self.depth[node] + 1)
             node = nxt
@@ -181,10 +181,10 @@ def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
             keep.append((display, spoken))
     entries, trie = [], TokenTrie()
     lex = _prons({w for _, spoken in keep for w in spoken.split()})
-    for display, spoken in keep:
+    nbest = tokenizer.sp.nbest_encode_as_ids([spoken for _, spoken in keep], 2) if keep else []
+    for (display, spoken), best in zip(keep, nbest):
         words = tuple(spoken.split())
-        segs = [tuple(i + 1 for i in seg) for seg in tokenizer.sp.nbest_encode_as_ids(spoken, 2)]
-        segs = tuple(dict.fromkeys(s for s in segs if s))
+        segs = tuple(dict.fromkeys(tuple(i + 1 for i in seg) for seg in best if seg))
         entry = Entry(display, spoken, words, segs, tuple(p for w in words for p in _quick(w, lex)))
         for seg in segs:
             trie.add(seg, len(entries))
