@@ -21,15 +21,19 @@ def ctc_align(logp: np.ndarray, units: list[int]) -> list[tuple[int, int]] | Non
     S = len(ext)
     skip = np.zeros(S, dtype=bool)  # s-2 -> s allowed: non-blank differing from the one before
     skip[3::2] = ext[3::2] != ext[1:-2:2]
-    score = np.full(S, -np.inf)
-    score[0], score[1] = logp[0, 0], logp[0, ext[1]]
-    back = np.zeros((T, S), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2
+    emit = logp[:, ext]  # (T, S): one gather, not one per frame
+    no_skip = np.where(skip, 0.0, -np.inf)
+    buf = np.full(S + 2, -np.inf)  # two -inf, then the scores: s-1 and s-2 are shifted views
+    score = buf[2:]
+    score[0], score[1] = emit[0, 0], emit[0, 1]
+    back = np.zeros((T, S), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2 (ties: the earlier)
     for t in range(1, T):
-        prev1 = np.concatenate(([-np.inf], score[:-1]))
-        prev2 = np.where(skip, np.concatenate(([-np.inf, -np.inf], score[:-2])), -np.inf)
-        stack = np.stack([score, prev1, prev2])
-        back[t] = stack.argmax(0)
-        score = stack.max(0) + logp[t, ext]
+        prev1, prev2 = buf[1:-1], buf[:-2] + no_skip
+        from1 = prev1 > score
+        best = np.where(from1, prev1, score)
+        from2 = prev2 > best
+        back[t] = np.where(from2, 2, from1)
+        score[:] = np.where(from2, prev2, best) + emit[t]
     s = S - 1 if score[S - 1] >= score[S - 2] else S - 2
     if not np.isfinite(score[s]):
         return None

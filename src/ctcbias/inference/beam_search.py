@@ -66,8 +66,13 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
     pieces = tok.pieces
     starts = np.array([p.startswith("\u2581") for p in pieces])
     trie = bias.trie if (bias is not None and boost is not None and len(bias)) else None
-    meta: dict[tuple, _Meta] = {(): _Meta(0.0, lm.start() if lm else None, "", EMPTY)}
-    beams: dict[tuple, list[float]] = {(): [0.0, NEG]}  # prefix -> [log p_blank, log p_nonblank]
+    # prefixes are nodes of a tree, numbered as they appear (0: the empty prefix), so extending
+    # one is a dict lookup on (node, unit), not a copy and hash of an ever longer tuple
+    V = logp.shape[1]
+    meta: list[_Meta] = [_Meta(0.0, lm.start() if lm else None, "", EMPTY)]
+    parent, last_unit = [-1], [-1]
+    child: dict[int, int] = {}  # node * V + unit -> node
+    beams: dict[int, list[float]] = {0: [0.0, NEG]}  # prefix node -> [log p_blank, log p_nonblank]
     k = min(cfg.top_k, logp.shape[1] - 1)
     top = np.argpartition(-logp[:, 1:], k - 1, axis=1)[:, :k] + 1
     known = lm.prefixes if lm is not None else frozenset()
@@ -77,9 +82,9 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
         return w in known or w in listed
     best_lp = logp.max(axis=1)
 
-    def extend(prefix: tuple, c: int, gap: float | None) -> tuple:
-        new = prefix + (c,)
-        if new in meta:
+    def extend(prefix: int, c: int, gap: float | None) -> int:
+        new = child.get(prefix * V + c)
+        if new is not None:
             return new
         m = meta[prefix]
         extra, state, word = m.extra, m.lm_state, m.word
@@ -101,14 +106,17 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
         if trie is not None:
             match, delta = advance(trie, m.match, c, ws or not prefix, gap, boost)
             extra += delta
-        meta[new] = _Meta(extra, state, word, match)
+        new = child[prefix * V + c] = len(meta)
+        meta.append(_Meta(extra, state, word, match))
+        parent.append(prefix)
+        last_unit.append(c)
         return new
 
     blank_lp = logp[:, 0].tolist()
     for t in range(logp.shape[0]):
         lp = logp[t]
         lp0 = blank_lp[t]
-        nxt: dict[tuple, list[float]] = {}
+        nxt: dict[int, list[float]] = {}
 
         def add(prefix, b, nb):
             cur = nxt.get(prefix)
@@ -119,7 +127,7 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
 
         if lp0 > cfg.blank_skip:  # blank-only frame
             for prefix, (pb, pnb) in beams.items():
-                last_nb = pnb + float(lp[prefix[-1]]) if prefix else NEG
+                last_nb = pnb + float(lp[last_unit[prefix]]) if prefix else NEG
                 add(prefix, _lae(pb, pnb) + lp0, last_nb)
             beams = nxt
             continue
@@ -128,7 +136,7 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
         for prefix, (pb, pnb) in beams.items():
             total = _lae(pb, pnb)
             add(prefix, total + lp0, NEG)
-            last = prefix[-1] if prefix else -1
+            last = last_unit[prefix]
             if last > 0:
                 add(prefix, NEG, pnb + float(lp[last]))
             for c, v in cands:
@@ -155,6 +163,11 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
         if trie is not None:
             extra += finish(m.match)
         am = _lae(pb, pnb)
-        out.append(Hypothesis(prefix, tok.decode(list(prefix)), am + extra, am, extra))
+        units = []
+        while prefix:
+            units.append(last_unit[prefix])
+            prefix = parent[prefix]
+        units.reverse()
+        out.append(Hypothesis(tuple(units), tok.decode(units), am + extra, am, extra))
     out.sort(key=lambda h: h.score, reverse=True)
     return out[: cfg.nbest]
