@@ -168,3 +168,22 @@ def test_the_fast_catalog_for_inference_equals_the_trained_modules():
     for f in ("keys", "values"):
         assert torch.allclose(getattr(fast, f), getattr(slow, f).detach(), atol=1e-5), f
     assert fast.n_entries == 200 and len(fast.ids) == sum(max(1, len(e)) for e in entries)
+
+
+def test_the_inference_attention_equals_the_trained_one():
+    """Inference puts <no-bias> in the catalog as position 0 and folds the temperature in; the
+    biased representation and the attention weights must be the training path's."""
+    torch.manual_seed(0)
+    a = ContextualAdapter(AdapterConfig(n_subwords=30, d=16, d_a=8, layers=2)).eval()
+    for p in a.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    entries = [[3, 4], [5], [7, 8, 9], []]
+    hidden, z, logits = [torch.randn(2, 9, 16) for _ in range(2)], torch.randn(2, 9, 16), torch.randn(2, 9, 30)
+    trained = a.bias_fn(a.embed(entries))
+    out = trained(hidden, None, z, logits)
+    with torch.inference_mode():
+        fast = a.bias_fn(a.embed(entries))
+        out_fast = fast(hidden, None, z, logits)
+    assert torch.allclose(out.detach(), out_fast, atol=1e-5)
+    assert fast.attention.shape == (2, 9, 5)  # <no-bias> + 4 entries
+    assert torch.allclose(trained.attention, fast.attention, atol=1e-6)
