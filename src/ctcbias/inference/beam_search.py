@@ -139,8 +139,11 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
             last = last_unit[prefix]
             if last > 0:
                 add(prefix, NEG, pnb + float(lp[last]))
+            base = prefix * V
             for c, v in cands:
-                new = extend(prefix, c, bt - v)
+                new = child.get(base + c)  # most extensions were made on an earlier frame
+                if new is None:
+                    new = extend(prefix, c, bt - v)
                 if c == last:
                     add(new, NEG, pb + v)
                 else:
