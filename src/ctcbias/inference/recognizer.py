@@ -50,8 +50,8 @@ class DecodingOptions:
     # lowered by the slope per tenfold more: the judge counts the list's size as evidence against a
     # match, a calibrated prior, and at 1000 entries that costs more recall than it saves precision)
     lexicon_shortlist_distance: float = 0.7
-    lexicon_threshold: float = -1.05
-    lexicon_threshold_slope: float = 0.5
+    lexicon_threshold: float = -1.3
+    lexicon_threshold_slope: float = 0.25
     # the false-positive guard (entity_guard.py): an entity that boosting or rescoring put in must
     # be within this phone distance of what the phone head heard; None turns the guard off
     guard_distance: float | None = 0.4
