@@ -32,7 +32,7 @@ class BeamConfig:
     blank_skip: float = -0.0005  # blank log-prob above this: a blank-only frame
     lm_weight: float = 0.5
     word_bonus: float = 1.0
-    unk_offset: float = -10.0  # once, when a partial word stops being a prefix of any known word
+    unk_offset: float = -15.0  # once, when a partial word stops being a prefix of any known word
     nbest: int = 8
 
 
