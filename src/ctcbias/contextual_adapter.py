@@ -137,7 +137,7 @@ class ContextualAdapter(nn.Module):
                                       enforce_sorted=False)
         ctx = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=padded.shape[1])[0][owner, pos]
         emb = self.tok_emb(ids)
-        unit = emb / emb.pow(2).sum(-1, keepdim=True).clamp_min(1e-6)
+        unit = _unit(emb)
         return Catalog(ids, owner, self.key_ctx(ctx) + emb, self.gain * unit + self.val_ctx(ctx), prior, n)
 
     def _embed_fast(self, flat: np.ndarray, lens: np.ndarray, starts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,7 +175,7 @@ class ContextualAdapter(nn.Module):
                 hs[:k] = o * torch.tanh(c)
                 ctx[pos[s, :k], d * h:(d + 1) * h] = hs[:k]
         emb = self.tok_emb.weight
-        unit = emb / emb.pow(2).sum(-1, keepdim=True).clamp_min(1e-6)
+        unit = _unit(emb)
         ids = torch.from_numpy(flat)
         # row 0: <no-bias> (its key, a zero value), so the attention needs no copy to add it
         keys, values = torch.empty(1 + len(flat), emb.shape[1]), torch.empty(1 + len(flat), emb.shape[1])
@@ -188,6 +188,17 @@ class ContextualAdapter(nn.Module):
         """The hook :meth:`ctcbias.model.CTCStack.output` calls before the final head. A new hook
         per call, so concurrent calls never share attention weights."""
         return _Hook(self, catalog)
+
+
+def _unit(emb: torch.Tensor) -> torch.Tensor:
+    """Each embedding over its squared norm (its dot product with itself becomes 1)."""
+    return emb / emb.pow(2).sum(-1, keepdim=True).clamp_min(1e-6)
+
+
+def _logits_of(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """``logits[..., ids]``: gathered as rows of the transposed logits, ~4x faster than indexing
+    the last dimension (~10,000 positions for 1,000 entries)."""
+    return logits.transpose(-1, -2).contiguous()[..., ids, :].transpose(-1, -2)
 
 
 def _ranges(lens: np.ndarray) -> np.ndarray:
@@ -223,9 +234,7 @@ class _Hook:
         # training: a position's score is the base's logit for its subword + learned (query . key)
         # - log count, computed so that gradients reach every part
         keys_t, values, prior = cat.keys.T.to(q.dtype), cat.values, cat.prior.to(q.dtype)
-        # the logits of each position's subword: gathered as rows of the transposed logits, ~4x
-        # faster than indexing the last dimension (~10,000 positions for 1,000 entries)
-        picked = logits.transpose(-1, -2).contiguous()[..., cat.ids, :].transpose(-1, -2)
+        picked = _logits_of(logits, cat.ids)
         base = q @ keys_t + picked + prior
         none = logits.max(-1, keepdim=True).values + a.no_bias_offset + q @ a.no_bias_key[:, None].to(q.dtype)
         att = torch.softmax(torch.cat([none, base], -1) / a.log_temp.exp(), -1)
@@ -241,7 +250,7 @@ class _Hook:
         keys, values, prior, ids = cat.extended(q.dtype, a)
         inv_temp = torch.exp(-a.log_temp)
         # the base's logit of each position's subword; column 0: its best logit (<no-bias>)
-        add = logits.transpose(-1, -2).contiguous()[..., ids, :].transpose(-1, -2)
+        add = _logits_of(logits, ids)
         add[..., 0] = logits.max(-1).values
         flat_q = (q * inv_temp.to(q.dtype)).reshape(-1, q.shape[-1])  # (batch x frames, d)
         scores = torch.addmm(((add + prior) * inv_temp).reshape(len(flat_q), -1), flat_q, keys.T).reshape(add.shape)

@@ -83,9 +83,7 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
     best_lp = logp.max(axis=1)
 
     def extend(prefix: int, c: int, gap: float | None) -> int:
-        new = child.get(prefix * V + c)
-        if new is not None:
-            return new
+        """The new node for ``prefix`` + unit ``c`` (the caller looked it up first)."""
         m = meta[prefix]
         extra, state, word = m.extra, m.lm_state, m.word
         piece = pieces[c]
