@@ -33,3 +33,20 @@ def test_resuming_at_a_step_continues_the_same_order():
 
 def test_no_items_no_batches():
     assert list(batch_stream([], 3000, 0)) == []
+
+
+def test_a_second_phase_starts_from_a_checkpoint_or_a_shipped_half_precision_file(tmp_path):
+    import torch
+
+    from ctcbias.training.train import load_weights, save_checkpoint
+
+    model = torch.nn.Linear(3, 2)
+    save_checkpoint(tmp_path / "last.pt", model, torch.optim.AdamW(model.parameters()), 7, 1.0)
+    torch.save({k: v.half() for k, v in model.state_dict().items()}, tmp_path / "stack.pt")
+    full, half = load_weights(tmp_path / "last.pt"), load_weights(tmp_path / "stack.pt")
+    assert torch.equal(full["weight"], model.weight.detach())
+    assert half["weight"].dtype == torch.float32  # ready for training, not half precision
+    assert torch.allclose(half["weight"], model.weight.detach(), atol=1e-3)
+    fresh = torch.nn.Linear(3, 2)
+    fresh.load_state_dict(half)
+    assert torch.allclose(fresh(torch.ones(1, 3)), model(torch.ones(1, 3)), atol=1e-2)

@@ -61,7 +61,7 @@ def train_base(
     epochs: float = typer.Option(2.0, min=0.01),
     limit_minutes: float = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit"),
     jobs: int = typer.Option(2, min=1, help="encoder workers for the feature cache"),
-    init: Optional[Path] = typer.Option(None, help="start from an earlier run's checkpoint (last.pt)"),
+    init: Optional[Path] = typer.Option(None, help="start from an earlier run's checkpoint (last.pt) or a shipped stack.pt"),
     lr: float = typer.Option(1.2e-3, min=0.0),
     warmup: int = typer.Option(300, min=1),
     time_mask_max: int = typer.Option(25, min=0, help="SpecAugment: longest time mask, encoder frames"),
@@ -99,6 +99,9 @@ def train_adapter_cmd(
     limit_minutes: float = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit"),
     lr: float = typer.Option(1e-3, min=0.0),
     max_distractors: int = typer.Option(300, min=0, help="most distractors in a training list"),
+    warmup: int = typer.Option(100, min=0, help="warm-up steps"),
+    init: Optional[Path] = typer.Option(None, help="start from this adapter (adapter.pt or a checkpoint): a second "
+                                                   "phase with its own schedule"),
 ):
     """Train the contextual adapter (encoder biasing) on the frozen base stack, resumable."""
     from .training.adapter import AdapterTrainConfig, train_adapter
@@ -109,7 +112,8 @@ def train_adapter_cmd(
     work.mkdir(parents=True, exist_ok=True)
     _log_to(work / "train.log")
     train_adapter(AdapterTrainConfig(data=data, feats=feats, model=model, work=work, epochs=epochs,
-                                     limit_minutes=limit_minutes, lr=lr, max_distractors=max_distractors))
+                                     limit_minutes=limit_minutes, lr=lr, max_distractors=max_distractors,
+                                     warmup=warmup, init=init))
 
 
 @train_app.command("lm")

@@ -26,8 +26,8 @@ from ..contextual_adapter import AdapterConfig, ContextualAdapter
 from ..model import CTCStack, StackConfig
 from ..tokenizer import Tokenizer
 from .features import FeatureSet
-from .train import (_batches, _collate, _ctc, batch_stream, cosine_lr, greedy_ids, load_checkpoint, optimizer_step,
-                    save_checkpoint)
+from .train import (_batches, _collate, _ctc, batch_stream, cosine_lr, greedy_ids, load_checkpoint, load_weights,
+                    optimizer_step, save_checkpoint)
 
 log = logging.getLogger("ctcbias.adapter")
 
@@ -53,6 +53,7 @@ class AdapterTrainConfig:
     ckpt_every: int = 100
     seed: int = 0
     limit_minutes: float = 0.0
+    init: Path | None = None  # start from an earlier adapter (adapter.pt or a checkpoint): a second phase
 
 
 def load_base(model_dir: Path) -> tuple[CTCStack, Tokenizer]:
@@ -148,6 +149,9 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
 
     acfg = AdapterConfig(n_subwords=stack.config.n_subwords, d=stack.config.d, layers=stack.config.layers)
     adapter = ContextualAdapter(acfg).init_from_head(stack.out_head)
+    if cfg.init is not None and not (cfg.work / "adapter-last.pt").exists():
+        adapter.load_state_dict(load_weights(cfg.init))
+        log.info("initialized from %s", cfg.init)
     log.info("adapter parameters: %.2f M", sum(p.numel() for p in adapter.parameters()) / 1e6)
     # the few scalars (gain, temperature, <no-bias> offset) calibrate the boost: let them move faster
     scalars = [p for p in adapter.parameters() if p.dim() == 0]

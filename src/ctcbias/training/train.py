@@ -177,6 +177,12 @@ def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
     return st["step"], st["elapsed"]
 
 
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Float32 weights from a training checkpoint (``last.pt``) or a shipped, float16 state dict."""
+    st = torch.load(path, weights_only=False)
+    return {k: v.float() if v.is_floating_point() else v for k, v in st.get("model", st).items()}
+
+
 def save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
@@ -221,7 +227,7 @@ def train(cfg: TrainConfig) -> Path:
 
     ckpt = cfg.work / "last.pt"
     if cfg.init is not None and not ckpt.exists():
-        model.load_state_dict(torch.load(cfg.init, weights_only=False)["model"])
+        model.load_state_dict(load_weights(cfg.init))
         log.info("initialized from %s", cfg.init)
     step, elapsed = load_checkpoint(ckpt, model, opt)
     if step:
