@@ -61,7 +61,8 @@ def train_base(
     epochs: float = typer.Option(2.0, min=0.01),
     limit_minutes: float = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit"),
     jobs: int = typer.Option(2, min=1, help="encoder workers for the feature cache"),
-    init: Optional[Path] = typer.Option(None, help="start from an earlier run's checkpoint (last.pt) or a shipped stack.pt"),
+    init: Optional[Path] = typer.Option(None, help="start from an earlier run's checkpoint (last.pt) or a "
+                                                   "shipped stack.pt"),
     lr: float = typer.Option(1.2e-3, min=0.0),
     warmup: int = typer.Option(300, min=1),
     time_mask_max: int = typer.Option(25, min=0, help="SpecAugment: longest time mask, encoder frames"),
