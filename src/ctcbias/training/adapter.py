@@ -149,7 +149,8 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
 
     acfg = AdapterConfig(n_subwords=stack.config.n_subwords, d=stack.config.d, layers=stack.config.layers)
     adapter = ContextualAdapter(acfg).init_from_head(stack.out_head)
-    if cfg.init is not None and not (cfg.work / "adapter-last.pt").exists():
+    ckpt = cfg.work / "adapter-last.pt"
+    if cfg.init is not None and not ckpt.exists():  # a resumed run takes its own checkpoint instead
         adapter.load_state_dict(load_weights(cfg.init))
         log.info("initialized from %s", cfg.init)
     log.info("adapter parameters: %.2f M", sum(p.numel() for p in adapter.parameters()) / 1e6)
@@ -164,7 +165,6 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     def lr_at(step: int, elapsed: float) -> float:
         return cosine_lr(cfg.lr, cfg.warmup, step, total, elapsed, cfg.limit_minutes)
 
-    ckpt = cfg.work / "adapter-last.pt"
     step, elapsed = load_checkpoint(ckpt, adapter, opt)
     if step:
         log.info("resumed at step %d of %d", step, total)
