@@ -69,6 +69,7 @@ NO_GUARDS = {"guard_distance": None, "lexicon_threshold": -2.2}
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "base"
 FRAME_SECONDS = 0.04  # one stack frame: two 20 ms encoder frames
+SILENCE_PEAK = 1e-4  # -80 dBFS: audio whose loudest sample is below this is silence (16-bit: 3 steps)
 
 
 @dataclass
@@ -237,7 +238,10 @@ class Recognizer:
             raise RuntimeError(f"bias={opts.bias!r} needs the contextual adapter; {self.model_dir} has none "
                                "(train one with 'ctcbias train adapter', or use bias='decoder')")
         bias = words if isinstance(words, BiasingList) else self.compile(words if opts.bias != "none" else [], opts)
-        post = self.posteriors(audio, sample_rate, bias if opts.bias in ("encoder", "joint") else None,
+        x = load_audio(audio, sample_rate)
+        if float(np.abs(x).max()) < SILENCE_PEAK:  # nothing was said; the model would guess at a flat input
+            return Result("", [], len(x) / SAMPLE_RATE)
+        post = self.posteriors(x, SAMPLE_RATE, bias if opts.bias in ("encoder", "joint") else None,
                                attention=attention)
         result = self.decode(post, bias, opts)
         if attention and post.attention is not None:
