@@ -48,6 +48,10 @@ def test_array_input_any_rate_and_silence(rec, clips):
     y = soxr.resample(x, 16000, 44100)
     assert jiwer.wer(clips[0][1], rec.transcribe(y, sample_rate=44100).text) <= 0.34
     assert rec.transcribe(np.zeros(32000, np.float32), sample_rate=16000).text == ""
+    # -90 dBFS noise is silence too; speech at a -40 dBFS peak is quiet, not silent
+    hiss = np.random.default_rng(0).uniform(-3e-5, 3e-5, 32000).astype(np.float32)
+    assert rec.transcribe(hiss, sample_rate=16000).text == ""
+    assert jiwer.wer(clips[0][1], rec.transcribe(x * (0.01 / np.abs(x).max()), sample_rate=sr).text) <= 0.5
 
 
 def test_cli_json_manifest_and_bad_file(tmp_path, clips):

@@ -105,7 +105,7 @@ def test_odd_but_valid_audio_is_transcribed(client, speech):
     for name, data in variants.items():
         r = _post(client, data)
         assert r.status_code == 200, (name, r.text)
-        # 8 kHz loses the upper band and clipping (x8, most samples at full scale) distorts: close to,
+        # 8 kHz loses the upper band and clipping (x8: the loud parts flattened) distorts: close to,
         # not equal to, the clean result (the phase-4 stack: 6 of 10 words differ when clipped)
         assert jiwer.wer(ref, r.json()["text"]) <= (0.6 if name == "clipped" else 0.5), (name, ref, r.json()["text"])
 
