@@ -70,6 +70,10 @@ def test_cli_json_manifest_and_bad_file(tmp_path, clips):
     assert lines[2]["text"] and {"word", "start", "end", "confidence"} <= set(lines[2]["words"][0])
     r = runner.invoke(app, ["transcribe", str(clips[0][0]), "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout.splitlines()[0])["audio"] == str(clips[0][0])
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    r = runner.invoke(app, ["transcribe", str(silent)])
+    assert r.exit_code == 0 and r.stdout.strip() == "" and "no speech found" in r.stderr
 
 
 def test_word_list_brings_in_entities_spelled_as_given(rec):

@@ -282,6 +282,8 @@ def transcribe(
                         rec_out = {"id": job["id"], **rec_out}
                     print(json.dumps(rec_out, ensure_ascii=False), file=sink, flush=True)
                 continue
+            if not r.text:  # an empty line alone would look like a failure
+                typer.echo(f"note: {job['audio']}: no speech found (silent or too unclear)", err=True)
             if fmt == "json" or manifest is not None:
                 obj = {"audio": job["audio"], **r.to_dict()}
                 if "id" in job:
