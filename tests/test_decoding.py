@@ -106,6 +106,29 @@ class TinyLM(LanguageModel):
         return w in self.vocab
 
 
+class PrefixLM(TinyLM):
+    """TinyLM that tells the beam search its words' prefixes (so unknown words pay the offset)."""
+
+    @property
+    def prefixes(self):
+        return frozenset(w[:i] for w in self.vocab for i in range(1, len(w) + 1))
+
+
+def test_a_list_makes_its_words_cheap_not_their_pieces():
+    """A partial word that is the start of a list word escapes the unknown-word offset while it
+    grows; if it ends there ("lisin" of "lisinopril") it pays the offset after all, as it would
+    with no list. The list word itself never pays it."""
+    bias = BiasingList.compile(["Lisinopril"], TOK)
+    lm = PrefixLM()
+    for text, listed_pays in (("call lisin now", True), ("call lisinopril now", False)):
+        lp = posteriors(TOK.encode(text), len(TOK))
+        plain = beam_search(lp, TOK, lm)[0]
+        biased = beam_search(lp, TOK, UnigramBoostedLM(lm, bias.words, boost=0.0), bias=bias)[0]
+        assert plain.text == biased.text == text
+        gain = biased.score - plain.score  # what the list saved this hypothesis
+        assert gain == pytest.approx(0.0 if listed_pays else -BeamConfig().unk_offset, abs=1e-6), text
+
+
 def test_unigram_boosting_scores_list_words_through_the_oov_class():
     lm = UnigramBoostedLM(TinyLM(), frozenset({"stellios"}), boost=8.0)
     assert lm.score((), "stellios")[0] == pytest.approx(np.log(1e-6) + 8.0)

@@ -77,9 +77,15 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
     top = np.argpartition(-logp[:, 1:], k - 1, axis=1)[:, :k] + 1
     known = lm.prefixes if lm is not None else frozenset()
     listed = bias.word_prefixes if known and bias is not None else frozenset()
+    listed_words = bias.words if listed else frozenset()
 
     def is_known(w: str) -> bool:
         return w in known or w in listed
+
+    def fragment(w: str) -> bool:
+        """A finished word that escaped the unknown-word offset only as the start of a list word:
+        it pays the offset now, so a list does not make pieces of its words cheap."""
+        return w in listed and w not in known and w not in listed_words
     best_lp = logp.max(axis=1)
 
     def extend(prefix: int, c: int, gap: float | None) -> int:
@@ -91,7 +97,7 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
         if ws:
             if word and lm is not None:
                 lp, state = lm.score(state, word)
-                extra += cfg.lm_weight * lp + cfg.word_bonus
+                extra += cfg.lm_weight * lp + cfg.word_bonus + (cfg.unk_offset if fragment(word) else 0.0)
             elif word:
                 extra += cfg.word_bonus
             word = piece[1:]
@@ -157,7 +163,7 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
             state = m.lm_state
             if m.word:
                 lp_w, state = lm.score(state, m.word)
-                extra += cfg.lm_weight * lp_w + cfg.word_bonus
+                extra += cfg.lm_weight * lp_w + cfg.word_bonus + (cfg.unk_offset if fragment(m.word) else 0.0)
             extra += cfg.lm_weight * lm.end(state)
         elif m.word:
             extra += cfg.word_bonus
