@@ -40,7 +40,7 @@ def _read(path):
 
 def test_manifests_audio_and_fields(tiny):
     out, stats = tiny
-    for name in ("train", "dev", "medical-test", "names-test"):
+    for name in ("train", "dev", "dev-heldout", "medical-test", "names-test"):
         rows = _read(out / f"{name}.jsonl")
         assert rows and stats[name]["utterances"] == len(rows)
         for r in rows:
@@ -80,3 +80,16 @@ def test_no_reserved_entity_in_training_manifests(tiny):
             assert not any(e.get("display") and is_reserved(e["display"])
                            for e in r["entities"])
             assert Voice(r["voice_settings"]["engine"], r["voice_settings"]["name"]).id not in held
+
+
+def test_dev_heldout_is_dev_in_the_held_out_voices(tiny):
+    """Same texts and entities as dev (so the same lists), only the voices differ: held-out ones."""
+    out, _ = tiny
+    from ctcbias.evaluation.biasing import dev_items
+
+    held = {v.id for v in HELDOUT_VOICES}
+    dev, dh = _read(out / "dev.jsonl"), _read(out / "dev-heldout.jsonl")
+    assert [(r["text"], r["entities"]) for r in dh] == [(r["text"], r["entities"]) for r in dev]
+    assert all(Voice(r["voice_settings"]["engine"], r["voice_settings"]["name"]).id in held for r in dh)
+    assert all(r["audio"].startswith("audio/dev-heldout/") for r in dh)
+    assert [r["bias_lists"] for r in dev_items(out, name="dev-heldout")] == [r["bias_lists"] for r in dev_items(out)]

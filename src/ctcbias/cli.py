@@ -22,7 +22,7 @@ def data(
     test_utts: int = typer.Option(500, min=1, help="utterances in each test set"),
     seed: int = typer.Option(0),
     jobs: int = typer.Option(os.cpu_count() or 1, min=1, help="parallel workers"),
-    only: Optional[list[str]] = typer.Option(None, help="build only these sets (train, dev, medical-test, names-test)"),
+    only: Optional[list[str]] = typer.Option(None, help="build only these sets (train, dev, dev-heldout, medical-test, names-test)"),
 ):
     """Synthesize the training, dev and test sets (resumable)."""
     if action != "build":
@@ -30,7 +30,7 @@ def data(
         raise typer.Exit(2)
     from .data.build import TEST_SETS, BuildConfig, build
 
-    unknown = set(only or []) - {"train", "dev", *TEST_SETS}
+    unknown = set(only or []) - {"train", "dev", "dev-heldout", *TEST_SETS}
     if unknown:
         typer.echo(f"unknown set(s): {', '.join(sorted(unknown))}", err=True)
         raise typer.Exit(2)
@@ -328,11 +328,16 @@ def bench(
     dev_from: int = typer.Option(0, min=0, help="decoder: dev from its N-th utterance with entities (200: "
                                                 "those the lookup's judge was not fitted on)"),
     dev_only: bool = typer.Option(False, help="decoder: the dev set only, no test sets"),
+    dev_set: str = typer.Option("dev", help="decoder: which dev set, dev (training voices) or dev-heldout "
+                                            "(the same utterances in the held-out voices)"),
     requests: int = typer.Option(50, min=1, max=500, help="load: concurrent requests"),
 ):
     """Run a benchmark and write its results file."""
     if suite not in ("all", "base", "decoder", "load"):
         typer.echo(f"unknown suite {suite!r}: all, base, decoder or load", err=True)
+        raise typer.Exit(2)
+    if dev_set not in ("dev", "dev-heldout"):
+        typer.echo(f"unknown dev set {dev_set!r}: dev or dev-heldout", err=True)
         raise typer.Exit(2)
     if suite == "load":
         from .evaluation.load import run as run_load
@@ -355,7 +360,10 @@ def bench(
     if suite == "decoder":
         from .evaluation.biasing import run as run_decoder
 
-        run_decoder(data, out, limit, with_dev=dev or dev_only, dev_from=dev_from,
+        if (dev or dev_only) and not (data / f"{dev_set}.jsonl").exists():
+            typer.echo(f"{data / dev_set}.jsonl: missing (ctcbias data build --only {dev_set})", err=True)
+            raise typer.Exit(2)
+        run_decoder(data, out, limit, with_dev=dev or dev_only, dev_from=dev_from, dev_set=dev_set,
                     **({"sets": ()} if dev_only else {}))
         typer.echo(f"written to {out}/DECODER.md")
         return

@@ -5,6 +5,9 @@ recorded in ``<set>.done.jsonl`` and skipped on the next run). Sets:
 
 - ``train``: training voices, non-reserved entities, train carrier sentences (>= ``hours``).
 - ``dev``: training voices, dev carriers, *dev entities* (sha1 prefix ``2``: unseen in training).
+- ``dev-heldout``: the same dev utterances spoken by the held-out voices, which the stack never
+  trained on (the dev voices are training voices, so dev hides what a new voice does to biasing).
+  These are the test sets' voices: tune few numbers on it; it shares no text, entity or list with them.
 - ``medical-test`` / ``names-test``: held-out voices, reserved entities only, eval-only patterns,
   and per utterance biasing lists of 100 and 1000 entries (its entities + same-domain distractors).
 """
@@ -93,6 +96,9 @@ def plan(cfg: BuildConfig) -> dict[str, list[dict]]:
             items.append(item)
             secs += len(item["text"].split()) * _SEC_PER_WORD
         sets[split] = items
+    rng = random.Random(f"{cfg.seed}:dev-heldout")
+    sets["dev-heldout"] = [{**it, "id": it["id"].replace("dev-", "dev-heldout-", 1), "split": "dev-heldout",
+                            "voice": pick_voice(rng, held_out=True)} for it in sets["dev"]]
     for name, (dom, pattern_domains) in TEST_SETS.items():
         rng = random.Random(f"{cfg.seed}:{name}")
         # one display form may be several kinds ("Gordon": first name and surname): list it once
@@ -114,7 +120,7 @@ def plan(cfg: BuildConfig) -> dict[str, list[dict]]:
                           "augment": plan_augment(rng, "light"), "bias_lists": lists})
         sets[name] = items
     # The gate, once more over the finished texts: nothing reserved may reach train or dev.
-    for split in ("train", "dev"):
+    for split in ("train", "dev", "dev-heldout"):
         leaks = [it["id"] for it in sets[split] if it["text"] in gate]
         if leaks:
             raise AssertionError(f"reserved entities in {split}: {leaks[:5]}")

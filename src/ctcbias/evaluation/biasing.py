@@ -40,12 +40,13 @@ ADAPTER_SYSTEMS: dict[str, dict] = {
 }
 
 
-def dev_items(data: Path, sizes=(100, 1000), seed: int = 0) -> list[dict]:
-    """Dev utterances with lists built like the test sets': their entities plus dev-entity distractors."""
+def dev_items(data: Path, sizes=(100, 1000), seed: int = 0, name: str = "dev") -> list[dict]:
+    """Dev utterances with lists built like the test sets': their entities plus dev-entity distractors.
+    ``name``: ``dev``, or ``dev-heldout`` (the same utterances and lists, in the held-out voices)."""
     from ..data.build import _dev_entity
     from ..data.catalogs import DOMAIN_KINDS, load_catalog
 
-    items = [json.loads(l) for l in (data / "dev.jsonl").open()]
+    items = [json.loads(l) for l in (data / f"{name}.jsonl").open()]
     cat = load_catalog()
     pools = {dom: list(dict.fromkeys(e.display for k in kinds for e in cat[k] if _dev_entity(e.display)))
              for dom, kinds in DOMAIN_KINDS.items()}
@@ -102,7 +103,7 @@ def run_set(rec: Recognizer, items: list[dict], root: Path, systems: dict[str, d
 
 
 def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("medical-test", "names-test"),
-        with_dev: bool = False, dev_from: int = 0) -> dict:
+        with_dev: bool = False, dev_from: int = 0, dev_set: str = "dev") -> dict:
     """The ablation on the test sets (and dev, where tuning happens; from its ``dev_from``-th utterance
     with entities: the lookup's judge is fitted on the first 200); writes DECODER.md/json."""
     import os
@@ -113,10 +114,11 @@ def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("med
     rec = Recognizer.load()
     res: dict = {"machine": f"{os.cpu_count()} cores, {platform.machine()}", "commit": _commit(), "sets": {}}
     t0 = time.time()
-    names = (["dev"] if with_dev else []) + list(sets)
+    names = ([dev_set] if with_dev else []) + list(sets)
     for name in names:
-        items = dev_items(data) if name == "dev" else [json.loads(l) for l in (data / f"{name}.jsonl").open()]
-        if name == "dev":
+        is_dev = name == dev_set and with_dev
+        items = dev_items(data, name=name) if is_dev else [json.loads(l) for l in (data / f"{name}.jsonl").open()]
+        if is_dev:
             items = [it for it in items if it["entities"]][dev_from:]
         items = items[: limit or None]
         systems = {**SYSTEMS, **(ADAPTER_SYSTEMS if rec.adapter is not None else {})}
