@@ -7,7 +7,8 @@ import pytest
 
 
 @pytest.mark.parametrize("name", ["ctcbias.contextual_adapter", "ctcbias.inference.formats",
-                                  "ctcbias.inference.biasing_list", "ctcbias.inference.entity_guard"])
+                                  "ctcbias.inference.biasing_list", "ctcbias.inference.entity_guard",
+                                  "ctcbias.inference.word_guard"])
 def test_docstring_examples(name):
     res = doctest.testmod(importlib.import_module(name))
     assert res.attempted > 0 and res.failed == 0

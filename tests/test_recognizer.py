@@ -102,3 +102,26 @@ def test_cli_subtitles(tmp_path, clips):
     assert srt.startswith("1\n00:00:0") and " --> " in srt
     assert jiwer.wer(clips[0][1], " ".join(l for l in srt.splitlines()[2:] if l and "-->" not in l
                                             and not l.isdigit())) <= 0.34
+
+
+def test_a_list_of_strangers_leaves_ordinary_words_as_without_a_list(rec):
+    """300 names, none of them said: biasing (joint) may only change words next to an entity it
+    brings in; everywhere else the words are those of decoding without the list. (Without the
+    ordinary-word guard these clips came out "nice to day" and "a imr" instead of "nice day" and
+    "a ter".)"""
+    import random
+
+    from ctcbias.data.catalogs import DOMAIN_KINDS, load_catalog
+
+    cat = load_catalog()
+    names = sorted({e.display for k in DOMAIN_KINDS["names"] for e in cat[k]})
+    strangers = random.Random(0).sample(names, 300)
+    for text in ("the weather is nice today and the sun is shining", "start a timer for ten minutes and then call me"):
+        x = synthesize({"engine": "pico", "name": "en-US"}, text)
+        plain = rec.transcribe(x, 16000, bias="none").text.split()
+        biased = rec.transcribe(x, 16000, words=strangers)
+        near = {i for k, w in enumerate(biased.words) if w.entity for i in (k - 1, k, k + 1)}
+        far = [w.word for k, w in enumerate(biased.words) if k not in near]
+        assert all(w in plain for w in far), (plain, biased.text)
+        if not near:
+            assert biased.text.split() == plain

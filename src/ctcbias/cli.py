@@ -188,6 +188,8 @@ def transcribe(
     greedy: bool = typer.Option(False, help="best unit per frame: no beam search, no LM, no list"),
     guard: bool = typer.Option(True, help="the false-positive guards: entities must sound like the audio, "
                                           "stricter with longer lists (--no-guard: more recall, more false entities)"),
+    word_guard: bool = typer.Option(True, help="words away from the entities biasing brought in are those of "
+                                                "decoding without the list (--no-word-guard: biasing may change any word)"),
     attention_plot: Optional[Path] = typer.Option(None, help="PNG of the adapter's attention over the list "
                                                              "(one audio file, encoder or joint biasing)"),
 ):
@@ -214,7 +216,7 @@ def transcribe(
     from .inference.recognizer import NO_GUARDS, DecodingOptions
 
     try:
-        opts = DecodingOptions(bias=bias, greedy=greedy,
+        opts = DecodingOptions(bias=bias, greedy=greedy, word_guard=word_guard,
                                techniques=tuple(t.strip() for t in techniques.split(",") if t.strip()),
                                **({} if guard else NO_GUARDS))
     except ValueError as e:

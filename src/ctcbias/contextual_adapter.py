@@ -211,6 +211,7 @@ class _Hook:
     def __init__(self, a: ContextualAdapter, catalog: Catalog):
         self.a, self.cat = a, catalog
         self._att: torch.Tensor | None = None  # (batch, frames, 1 + positions), <no-bias> first
+        self.logits: torch.Tensor | None = None  # inference: the base's logits it was handed
 
     @property
     def attention(self) -> torch.Tensor | None:
@@ -230,6 +231,7 @@ class _Hook:
         mix = sum(w[i] * h for i, h in enumerate(hidden[: a.config.layers]))
         q = a.drop(a.q(a.ln_q(mix)))  # the learned query correction (batch, frames, d)
         if not torch.is_grad_enabled():
+            self.logits = logits
             return self._infer(q, logits)
         # training: a position's score is the base's logit for its subword + learned (query . key)
         # - log count, computed so that gradients reach every part

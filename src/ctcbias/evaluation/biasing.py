@@ -36,6 +36,7 @@ SYSTEMS: dict[str, dict] = {
 ADAPTER_SYSTEMS: dict[str, dict] = {
     "adapter, greedy": {"bias": "encoder", "greedy": True},
     "adapter (encoder biasing)": {"bias": "encoder"},
+    "joint, no ordinary-word guard": {"bias": "joint", "techniques": TECHNIQUES, "word_guard": False},
     "joint (adapter + all five)": {"bias": "joint", "techniques": TECHNIQUES},
 }
 

@@ -143,7 +143,9 @@ def no_entity_lists(rec: Recognizer, data: Path, n: int, progress: bool = True) 
     items = [it for name in SETS for it in _load(data, name, n)]
     systems = {"beam + LM, no list": {"bias": "none"}, "all five": {"bias": "decoder"}}
     if rec.adapter is not None:
-        systems |= {"adapter (encoder biasing)": {"bias": "encoder"}, "joint (adapter + all five)": {"bias": "joint"}}
+        systems |= {"adapter (encoder biasing)": {"bias": "encoder"},
+                    "joint, no ordinary-word guard": {"bias": "joint", "word_guard": False},
+                    "joint (adapter + all five)": {"bias": "joint"}}
     opts = {k: rec.resolve(**o) for k, o in systems.items()}
     per: dict[str, list[tuple[Counts, int]]] = {k: [] for k in systems}
     dec = {k: 0.0 for k in systems}

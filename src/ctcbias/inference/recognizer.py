@@ -55,6 +55,9 @@ class DecodingOptions:
     # the false-positive guard (entity_guard.py): an entity that boosting or rescoring put in must
     # be within this phone distance of what the phone head heard; None turns the guard off
     guard_distance: float | None = 0.4
+    # the ordinary-word guard (word_guard.py): words away from the entities biasing brought in are
+    # the ones decoding without the list gives (one more beam search without boosts)
+    word_guard: bool = True
 
     def __post_init__(self):
         if self.bias not in BIAS_MODES:
@@ -108,6 +111,7 @@ class Posteriors:
     phone: np.ndarray
     duration: float
     attention: np.ndarray | None = None  # adapter: (frames, 1 + entries), <no-bias> first
+    plain: np.ndarray | None = None  # adapter: the final head's log-probabilities without it
 
 
 class Recognizer:
@@ -165,8 +169,11 @@ class Recognizer:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             o = self.stack(feats[None], bias=hook)
         att = hook.attention[0].float().numpy() if hook is not None and attention else None
+        plain = None
+        if hook is not None and hook.logits is not None:  # for the ordinary-word guard
+            plain = torch.log_softmax(hook.logits[0].float(), -1).numpy()
         return Posteriors(o.subword[0].float().numpy(), o.inter[0].float().numpy(), o.phone[0].float().numpy(),
-                          duration, att)
+                          duration, att, plain)
 
     def entity_embeddings(self, bias: BiasingList) -> Catalog:
         """The adapter's catalog of a list's entries, computed once per compiled list and adapter.
@@ -301,6 +308,17 @@ class Recognizer:
                          shortlist_distance=opts.lexicon_shortlist_distance)
             if new != text:
                 text, tokens = new, self.tokenizer.encode(new)
+        if opts.word_guard and len(bias) and opts.bias != "none":
+            from .phonetic_rescoring import entity_spans
+            from .word_guard import keep_ordinary_words
+
+            logp = post.plain if post.plain is not None else post.subword
+            plain = beam_search(logp, self.tokenizer, self.lm if opts.use_lm else None, opts.beam)
+            words = text.split()
+            new = keep_ordinary_words(plain[0].text.split() if plain else [], words,
+                                      [(s, e) for s, e, _ in entity_spans(words, bias)])
+            if new != text:
+                text, tokens, aligned = new, self.tokenizer.encode(new), {}
         return mark_entities(timed_words(text, tokens, post.subword, self.tokenizer, post.duration, aligned), bias)
 
 
