@@ -3,7 +3,7 @@
 Every technique perturbs the search as a whole: boosted prefixes crowd plain readings out of the
 beam before their boost is taken back, list words enter the LM, the adapter nudges every frame.
 On a voice the stack never trained on, those perturbations land on ordinary words too ("the
-cake" -> "the cay", "a timer" -> "a ter"). So the transcript is decoded twice, with and without
+cake" -> "the cay", "thank" -> "think"). So the transcript is decoded twice, with and without
 the list (without: beam + LM on the head's own log-probabilities, no boosts, no adapter), and the
 two are aligned word by word. Where they differ, the biased words are kept only if an entity of
 the list sits in the differing stretch or next to it; elsewhere the words without the list stand.
