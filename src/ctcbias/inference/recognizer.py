@@ -317,8 +317,8 @@ class Recognizer:
             words = text.split()
             new = keep_ordinary_words(plain[0].text.split() if plain else [], words,
                                       [(s, e) for s, e, _ in entity_spans(words, bias)])
-            if new != text:
-                text, tokens, aligned = new, self.tokenizer.encode(new), {}
+            if new != text:  # the memo is keyed by token sequence, so it stays valid
+                text, tokens = new, self.tokenizer.encode(new)
         return mark_entities(timed_words(text, tokens, post.subword, self.tokenizer, post.duration, aligned), bias)
 
 
