@@ -153,25 +153,25 @@ def test_phonetic_rescoring_prefers_the_hypothesis_that_sounds_right():
     assert rescore([wrong, right], plp, bias, weight=0.0)[0].text == "take listen april"
 
 
-def _take_listen_april_now():
-    """Subword posteriors for "take listen april now" and phone posteriors in which the middle
-    sounds like "lisinopril", frames lined up: 4 frames per subword unit (3 + blank)."""
-    text = "take listen april now"
+def _spoken(words_ph: dict[str, str]):
+    """Subword posteriors spelling the keys and phone posteriors saying the values, frames lined
+    up: 4 frames per subword unit (3 + blank)."""
+    text = " ".join(words_ph)
     toks = TOK.encode(text)
     lp = posteriors(toks, len(TOK), per_unit=3)
-    words_ph = {"take": "T EY K", "listen april": "L IH S IH N AA P R AH L", "now": "N AW"}
-    n_units = {w: len(TOK.encode(w)) for w in ["take", "listen", "april", "now"]}
-    frames = {"take": n_units["take"] * 4, "listen april": (n_units["listen"] + n_units["april"]) * 4,
-              "now": n_units["now"] * 4}
     rows = []
     for w, ph in words_ph.items():
-        ph = ph.split()
-        seg = _phone_posteriors(ph, per=max(1, frames[w] // len(ph) - 1))
-        seg = seg[: frames[w]] if len(seg) >= frames[w] else np.vstack([seg, np.tile(seg[-1:], (frames[w] - len(seg), 1))])
-        rows.append(seg)
+        ph, n = ph.split(), sum(len(TOK.encode(x)) for x in w.split()) * 4
+        seg = _phone_posteriors(ph, per=max(1, n // len(ph) - 1))
+        rows.append(seg[:n] if len(seg) >= n else np.vstack([seg, np.tile(seg[-1:], (n - len(seg), 1))]))
     plp = np.vstack(rows)
     assert len(plp) == len(lp)
     return text, toks, lp, plp
+
+
+def _take_listen_april_now():
+    """"take listen april now" where the middle sounds like "lisinopril"."""
+    return _spoken({"take": "T EY K", "listen april": "L IH S IH N AA P R AH L", "now": "N AW"})
 
 
 JUDGE = LookupModel.load(DEFAULT_MODEL / "lexicon_lookup.json")
@@ -189,6 +189,22 @@ def test_lexicon_lookup_replaces_only_spans_that_sound_like_an_entity():
     assert lookup(toks, text, lp, plp, TOK, BiasingList.compile(["Oslo", "Metformin", "Takeda"], TOK), JUDGE) == text
     # a judge that demands more than any evidence gives changes nothing
     assert lookup(toks, text, lp, plp, TOK, bias, JUDGE, threshold=1e9) == text
+
+
+def test_lookup_never_swaps_well_heard_words_for_a_worse_fitting_entry():
+    # "cake" heard exactly; "Cay" fits inside it, so spotting loves it, but both heads prefer "cake"
+    text, toks, lp, plp = _spoken({"take": "T EY K", "the": "DH AH", "cake": "K EY K", "now": "N AW"})
+    bias = BiasingList.compile(["Cay", "Oslo"], TOK)
+    (c,) = [c for c in candidates(toks, text, lp, plp, TOK, bias) if (c["start"], c["end"]) == (2, 3)]
+    assert bias.entries[c["entry"]].spoken == "cay" and c["heard_distance_current"] == 0
+    assert c["phone_gain"] < 0 and c["subword_gain"] < 0 and c["spotted_fit"] < 0.1
+    # the linear judge alone would take it at the 1000-entry threshold (-1.55); the veto keeps "cake"
+    assert JUDGE.score(c) > -1.55
+    assert lookup(toks, text, lp, plp, TOK, bias, JUDGE, threshold=-1.55) == text
+    # while a misheard span still takes the entity that sounds like it
+    text, toks, lp, plp = _take_listen_april_now()
+    assert lookup(toks, text, lp, plp, TOK, BiasingList.compile(["Lisinopril", "Oslo"], TOK), JUDGE,
+                  threshold=-1e9) == "take lisinopril now"
 
 
 def test_lookup_candidates_are_the_closest_to_what_was_heard_and_capped():
