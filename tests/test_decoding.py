@@ -314,6 +314,22 @@ def test_word_frames_memo_aligns_each_hypothesis_once():
     assert word_frames(toks, lp, TOK, memo=memo) is None
 
 
+def test_word_frames_follow_the_words_the_text_shows():
+    from ctcbias.inference.lexicon_lookup import word_frames
+
+    # the beam may spell a lone "▁" before a word-start unit ("calls from  use"): no word of its own,
+    # or every later word would take its neighbour's frames (and the lookup skipped the utterance)
+    sp = TOK.pieces.index("\u2581")
+    toks = [sp] + TOK.encode("calls from") + [sp] + TOK.encode("use") + [sp]
+    lp = posteriors(toks, len(TOK))
+    assert TOK.decode(toks).split() == ["calls", "from", "use"]
+    frames = word_frames(toks, lp, TOK)
+    assert len(frames) == 3
+    # each word's frames are its own units': "use" starts at its "▁us", after the lone "▁"
+    first = [3 * i for i in range(len(toks))]  # posteriors(): 2 frames a unit, then a blank
+    assert frames == [(first[1], first[2] + 1), (first[3], first[3] + 1), (first[5], first[6] + 1)]
+
+
 def test_batched_window_costs_equal_one_call_per_window():
     from ctcbias.inference.align import ctc_cost, ctc_cost_windows
 

@@ -140,13 +140,19 @@ def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer,
     if spans is None:
         return None
     words: list[list] = []
+    empty = False  # the last word so far is a lone "▁", which the text does not show as a word
     for t, (a, b) in zip(tokens, spans):
         lp = float(logp[a:b + 1, t].max())
-        if tok.word_start(t) or not words:
+        if (tok.word_start(t) or not words) and not empty:
             words.append([a, b, [lp]])
+        elif tok.word_start(t):  # "▁" "▁us" decodes to " us": one word, from the second unit on
+            words[-1] = [a, b, [lp]]
         else:
             words[-1][1] = b
             words[-1][2].append(lp)
+        empty = tok.pieces[t] == "\u2581"
+    if empty:  # a trailing lone "▁"
+        words.pop()
     if with_confidence:
         return [(a, b, float(np.exp(np.mean(lps)))) for a, b, lps in words]
     return [(a, b) for a, b, _ in words]
