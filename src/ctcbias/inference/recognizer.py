@@ -287,12 +287,13 @@ class Recognizer:
             nbest = rescore(nbest, post.phone, bias, opts.phonetic_weight)
         best = nbest[0]
         aligned: dict = {}  # the guard, the lookup and the word times align the same hypothesis
+        unbiased = None  # the no-list beam search on post.subword, if one ran
         if opts.guard_distance is not None and tech & {"subword", "unigram", "phonetic"}:
             from .entity_guard import verified
 
             best = verified(nbest, post.subword, post.phone, self.tokenizer, bias, opts.guard_distance, aligned)
             if best is None:  # every hypothesis holds an entity the audio does not support
-                nbest = beam_search(post.subword, self.tokenizer, self.lm if opts.use_lm else None, opts.beam)
+                nbest = unbiased = beam_search(post.subword, self.tokenizer, self.lm if opts.use_lm else None, opts.beam)
                 if not nbest or not nbest[0].text:
                     return Result("", [], post.duration)
                 best = nbest[0]
@@ -312,8 +313,11 @@ class Recognizer:
             from .phonetic_rescoring import entity_spans
             from .word_guard import keep_ordinary_words
 
-            logp = post.plain if post.plain is not None else post.subword
-            plain = beam_search(logp, self.tokenizer, self.lm if opts.use_lm else None, opts.beam)
+            if post.plain is None and unbiased is not None:  # decoder biasing: the fallback above is it
+                plain = unbiased
+            else:
+                plain = beam_search(post.plain if post.plain is not None else post.subword, self.tokenizer,
+                                    self.lm if opts.use_lm else None, opts.beam)
             words = text.split()
             new = keep_ordinary_words(plain[0].text.split() if plain else [], words,
                                       [(s, e) for s, e, _ in entity_spans(words, bias)])
