@@ -313,11 +313,9 @@ class Recognizer:
             from .phonetic_rescoring import entity_spans
             from .word_guard import keep_ordinary_words
 
-            if post.plain is None and unbiased is not None:  # decoder biasing: the fallback above is it
-                plain = unbiased
-            else:
-                plain = beam_search(post.plain if post.plain is not None else post.subword, self.tokenizer,
-                                    self.lm if opts.use_lm else None, opts.beam)
+            logp = post.plain if post.plain is not None else post.subword
+            plain = unbiased if logp is post.subword and unbiased is not None else \
+                beam_search(logp, self.tokenizer, self.lm if opts.use_lm else None, opts.beam)
             words = text.split()
             new = keep_ordinary_words(plain[0].text.split() if plain else [], words,
                                       [(s, e) for s, e, _ in entity_spans(words, bias)])
