@@ -71,6 +71,25 @@ def test_encoder_modes_need_an_adapter_and_return_attention(rec):
         plot_attention(plain.transcribe(EX / "pharmacy.wav", words=WORDS))
 
 
+def test_joint_decoding_lets_the_lookup_judge_weigh_the_adapters_attention(rec, monkeypatch):
+    import ctcbias.inference.lexicon_lookup as LL
+
+    judge = rec.joint_lookup_model  # shipped beside the adapter
+    assert judge is not None and judge.uses_attention and not rec.lookup_model.uses_attention
+    seen, orig = [], LL.lookup
+
+    def spy(*a, **kw):
+        seen.append((a[6], kw.get("attention")))
+        return orig(*a, **kw)
+
+    monkeypatch.setattr(LL, "lookup", spy)
+    joint = rec.transcribe(EX / "pharmacy.wav", words=WORDS)  # the default: joint
+    rec.transcribe(EX / "pharmacy.wav", words=WORDS, bias="decoder")
+    (j, att), (d, none) = seen
+    assert j is judge and att.shape[1] == 1 + len(WORDS) and d is rec.lookup_model and none is None
+    assert {"Lisinopril", "Okafor"} <= {w.word for w in joint.words if w.entity}
+
+
 def test_gradients_reach_only_the_adapter():
     c = StackConfig(in_dim=16, d=32, heads=2, ff=64, layers=4, phone_layer=1, inter_layer=2, n_subwords=30,
                     n_phones=10)

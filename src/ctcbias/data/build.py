@@ -36,6 +36,8 @@ __all__ = ["BuildConfig", "sources", "plan", "build"]
 
 _SEC_PER_WORD = 0.31  # measured on the dev set (training voices): 0.324 s/word; planning only
 TEST_SETS = {"medical-test": ("medical", ["medical"]), "names-test": ("names", ["politics", "assistant"])}
+# dev: the training voices (tuning, the lookup's judge); dev-heldout: the same utterances in the held-out voices
+DEV_SETS = ("dev", "dev-heldout")
 BIAS_SIZES = (100, 1000)
 
 

@@ -104,14 +104,33 @@ class Result:
 
 @dataclass
 class Posteriors:
-    """Frame log-probabilities of the three CTC heads (numpy, ``(frames, units)``)."""
+    """Frame log-probabilities of the three CTC heads (numpy, ``(frames, units)``). With the
+    contextual adapter (``hook``), also its attention and the final head without it, both read
+    from the hook on first use only (the model's time stays the model's)."""
 
     subword: np.ndarray
     inter: np.ndarray
     phone: np.ndarray
     duration: float
-    attention: np.ndarray | None = None  # adapter: (frames, 1 + entries), <no-bias> first
-    plain: np.ndarray | None = None  # adapter: the final head's log-probabilities without it
+    hook: object | None = field(default=None, repr=False)
+
+    def _from_hook(self, name: str, make):
+        if name not in self.__dict__:
+            self.__dict__[name] = make(self.hook) if self.hook is not None else None
+            if "_attention" in self.__dict__ and "_plain" in self.__dict__:
+                self.hook = None  # both read: the hook's (frames x positions) weights can go
+        return self.__dict__[name]
+
+    @property
+    def attention(self) -> np.ndarray | None:
+        """The adapter's attention per entry, ``(frames, 1 + entries)``, ``<no-bias>`` first."""
+        return self._from_hook("_attention", lambda h: h.attention[0].float().numpy())
+
+    @property
+    def plain(self) -> np.ndarray | None:
+        """The final head's log-probabilities without the adapter (for the ordinary-word guard)."""
+        return self._from_hook("_plain", lambda h: torch.log_softmax(h.logits[0].float(), -1).numpy()
+                               if h.logits is not None else None)
 
 
 class Recognizer:
@@ -158,8 +177,8 @@ class Recognizer:
     def posteriors(self, audio, sample_rate: int | None = None, bias: BiasingList | None = None,
                    features: tuple[torch.Tensor, float] | None = None, attention: bool = False) -> Posteriors:
         """The CTC heads' log-probabilities. With ``bias`` (and a trained adapter) the contextual
-        adapter attends over its entries: encoder biasing (``attention``: keep its weights too).
-        ``features`` skips the encoder."""
+        adapter attends over its entries: encoder biasing (``attention``: read its weights now,
+        not on first use). ``features`` skips the encoder."""
         feats, duration = features if features is not None else self.features(audio, sample_rate)
         hook = None
         if bias is not None and len(bias):
@@ -168,12 +187,11 @@ class Recognizer:
             hook = self.adapter.bias_fn(self.entity_embeddings(bias))
         with torch.autocast("cpu", dtype=torch.bfloat16):
             o = self.stack(feats[None], bias=hook)
-        att = hook.attention[0].float().numpy() if hook is not None and attention else None
-        plain = None
-        if hook is not None and hook.logits is not None:  # for the ordinary-word guard
-            plain = torch.log_softmax(hook.logits[0].float(), -1).numpy()
-        return Posteriors(o.subword[0].float().numpy(), o.inter[0].float().numpy(), o.phone[0].float().numpy(),
-                          duration, att, plain)
+        post = Posteriors(o.subword[0].float().numpy(), o.inter[0].float().numpy(), o.phone[0].float().numpy(),
+                          duration, hook)
+        if attention:
+            _ = post.attention
+        return post
 
     def entity_embeddings(self, bias: BiasingList) -> Catalog:
         """The adapter's catalog of a list's entries, computed once per compiled list and adapter.
@@ -196,6 +214,17 @@ class Recognizer:
             f = self.model_dir / "lexicon_lookup.json"
             self._lookup = LookupModel.load(f if f.exists() else DEFAULT_MODEL / "lexicon_lookup.json")
         return self._lookup
+
+    @property
+    def joint_lookup_model(self):
+        """The judge that also weighs the contextual adapter's attention (``lexicon_lookup_joint.json``,
+        fitted with this model's adapter), or None."""
+        if not hasattr(self, "_joint_lookup"):
+            from .lexicon_lookup import LookupModel
+
+            f = self.model_dir / "lexicon_lookup_joint.json"
+            self._joint_lookup = LookupModel.load(f) if f.exists() and self.adapter is not None else None
+        return self._joint_lookup
 
     @property
     def lm(self):
@@ -302,11 +331,14 @@ class Recognizer:
         if "lexicon" in tech:
             from .lexicon_lookup import lookup
 
-            new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias, self.lookup_model,
+            # joint biasing: the judge that also weighs where the adapter attended, if the model has one
+            att = post.attention if self.joint_lookup_model is not None else None
+            new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias,
+                         self.joint_lookup_model if att is not None else self.lookup_model,
                          self._boosted_lm(bias, opts),
                          opts.lexicon_threshold - opts.lexicon_threshold_slope * np.log10(len(bias) / 100), memo=aligned,
                          lm_weight=opts.beam.lm_weight, word_bonus=opts.beam.word_bonus,
-                         shortlist_distance=opts.lexicon_shortlist_distance)
+                         shortlist_distance=opts.lexicon_shortlist_distance, attention=att)
             if new != text:
                 text, tokens = new, self.tokenizer.encode(new)
         if opts.word_guard and len(bias) and opts.bias != "none":

@@ -33,7 +33,7 @@ def _rows(rec, post, words: list[str], opts, true: set[str], ref: str) -> list[d
     text = normalize(rec.decode(post, bias, opts).text)
     rows = candidates(rec.tokenizer.encode(text), text, post.subword, post.phone, rec.tokenizer, bias,
                       rec._boosted_lm(bias, opts), opts.beam.lm_weight, opts.beam.word_bonus,
-                      opts.lexicon_shortlist_distance)
+                      opts.lexicon_shortlist_distance, attention=post.attention)
     hyp, ref_words = text.split(), ref.split()
     errors = Levenshtein.distance(hyp, ref_words)
     for r in rows:
@@ -76,17 +76,32 @@ def collect(data: Path, model: Path | None = None, n: int = 200, progress: bool 
 
 
 def fit(data: Path, out: Path, model: Path | None = None, n: int = 200, progress: bool = True) -> dict:
-    """Collect, check on held-out utterances, fit on all, write ``out``; returns the summary."""
-    from ..inference.lexicon_lookup import LookupModel
+    """Collect, check on held-out utterances, fit on all, write ``out``; returns the summary. With
+    an adapter, also the joint judge (``<out>_joint.json``): fitted on the joint system's rows, with
+    the adapter's attention as evidence and the candidates it nominated. The plain judge never sees
+    those nominations (it judges decoder biasing, which has no attention)."""
+    from ..inference.lexicon_lookup import ATTENTION_FEATURES, FEATURES
 
     t0 = time.time()
     rows = collect(data, model, n, progress)
+    summary = _fit_one([r for r in rows if not r.get("attended")], FEATURES, data, out, model, n, t0)
+    if any(r["system"] == "joint" for r in rows):
+        joint = [r for r in rows if r["system"] == "joint"]
+        summary["joint"] = _fit_one(joint, FEATURES + ATTENTION_FEATURES, data,
+                                    out.with_name(out.stem + "_joint" + out.suffix), model, n, t0)
+    return summary
+
+
+def _fit_one(rows: list[dict], features: tuple[str, ...], data: Path, out: Path, model: Path | None, n: int,
+             t0: float) -> dict:
+    from ..inference.lexicon_lookup import LookupModel
+
     labels = [r["label"] for r in rows]
     # an honest check first: fitted on the first half of the utterances, scored on the second
     half = n // 2
     a = [r for r in rows if r["utterance"] < half]
     b = [r for r in rows if r["utterance"] >= half]
-    held = LookupModel.fit(a, [r["label"] for r in a])
+    held = LookupModel.fit(a, [r["label"] for r in a], features=features)
     check = {}
     for lst in sorted({r["list"] for r in b}):
         rb = [r for r in b if r["list"] == lst]
@@ -94,10 +109,10 @@ def fit(data: Path, out: Path, model: Path | None = None, n: int = 200, progress
         check[lst] = {"candidates": len(rb), "true": sum(r["label"] for r in rb),
                       "accepted_true": sum(1 for r, x in zip(rb, acc) if x and r["label"]),
                       "accepted_false": sum(1 for r, x in zip(rb, acc) if x and not r["label"])}
-    judge = LookupModel.fit(rows, labels)
+    judge = LookupModel.fit(rows, labels, features=features)
     summary = {"dev_utterances": n, "candidates": len(rows), "true": sum(labels),
                "held_out_check": check, "wall_minutes": round((time.time() - t0) / 60, 1)}
-    log.info("lookup judge: %s", summary)
+    log.info("lookup judge (%s): %s", out.name, summary)
     out.parent.mkdir(parents=True, exist_ok=True)
     judge.save(out, summary=summary,
                command=f"ctcbias train lookup --data {data} --out {out}" + (f" --model {model}" if model else ""))
