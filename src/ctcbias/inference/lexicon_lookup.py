@@ -250,7 +250,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     :data:`ATTENTION_FEATURES`, and the ``attended`` entries the adapter attended to most come in
     as candidates on the words where their attention is at least half its peak (marked
     ``"attended": True``): the adapter often names an entity that neither the words nor the phone
-    head bring near (dev-heldout, 1000 names: 37 of 78 misses were never candidates, and for 16 of
+    head bring near (dev-heldout, 1000 names: 37 of 78 misses were never candidates, and for 14 of
     them the adapter ranked the entity first or second of the list)."""
     words = text.split()
     if not words or not len(bias):
