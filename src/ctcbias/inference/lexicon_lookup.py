@@ -317,18 +317,23 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     fit = np.minimum(-score / np.maximum(g.lengths, 1), 5.0)  # per phone, 0: the best path itself
     for j in np.argsort(-fit, kind="stable"):  # each entry's best variant is written last
         kfit[owner[j]], kfirst[owner[j]], klast[owner[j]] = fit[j], first[j], last[j]
+    def add_on_frames(k: int, lo: int, hi: int) -> tuple[int, int] | None:
+        """Entry ``k`` as a candidate on the words under frames ``lo..hi``: at most ``max_words``,
+        none of them an entity already, and not there yet. Returns the span, if added."""
+        inside = [w for w, (a, b) in enumerate(frames) if b >= lo and a <= hi]
+        if not inside or len(inside) > max_words:
+            return None
+        i, e = inside[0], inside[-1] + 1
+        if any(j in protected for j in range(i, e)) or any(k == k2 for k2, _ in shortlisted.get((i, e), ())):
+            return None
+        q = heard_between(heard, frames[i][0], frames[e - 1][1])
+        add(i, e, q, k, Levenshtein.normalized_distance(q, choices[k]))
+        return i, e
+
     for k in np.argsort(kfit, kind="stable")[:spotted]:
         if kfit[k] > spotted_fit:
             break
-        k = int(k)
-        inside = [w for w, (a, b) in enumerate(frames) if b >= kfirst[k] and a <= klast[k]]
-        if not inside or len(inside) > max_words:
-            continue
-        i, e = inside[0], inside[-1] + 1
-        if any(j in protected for j in range(i, e)) or any(k == k2 for k2, _ in shortlisted.get((i, e), ())):
-            continue
-        q = heard_between(heard, frames[i][0], frames[e - 1][1])
-        add(i, e, q, k, Levenshtein.normalized_distance(q, choices[k]))
+        add_on_frames(int(k), kfirst[k], klast[k])
     nominated: set[tuple[int, int, int]] = set()
     if attention is not None:
         att = attention[:, 1:len(bias) + 1]
@@ -344,15 +349,9 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
                 kfit[k], kfirst[k], klast[k] = min(-sc / max(n, 1), 5.0), a, b
         for k in nominees:
             on = np.flatnonzero(att[:, k] >= 0.5 * peak[k])
-            inside = [w for w, (a, b) in enumerate(frames) if b >= on[0] and a <= on[-1]]
-            if not inside or len(inside) > max_words:
-                continue
-            i, e = inside[0], inside[-1] + 1
-            if any(j in protected for j in range(i, e)) or any(k == k2 for k2, _ in shortlisted.get((i, e), ())):
-                continue
-            q = heard_between(heard, frames[i][0], frames[e - 1][1])
-            add(i, e, q, k, Levenshtein.normalized_distance(q, choices[k]))
-            nominated.add((i, e, k))
+            span = add_on_frames(k, on[0], on[-1])
+            if span is not None:
+                nominated.add((*span, k))
     if not places:
         return []
     full = bias.prons_many({k for ks in shortlisted.values() for k, _ in ks})
