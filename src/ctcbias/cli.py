@@ -143,7 +143,8 @@ def train_lookup(
     model: Optional[Path] = typer.Option(None, help="model folder whose heads it judges (default: shipped)"),
     n: int = typer.Option(200, min=10, help="dev utterances with entities"),
 ):
-    """Fit the lexicon lookup's judge (a logistic model over alignment evidence) on dev lists."""
+    """Fit the lexicon lookup's judges (logistic models over alignment evidence; with an adapter, also
+    the joint one that weighs its attention, written beside OUT as *_joint.json) on dev lists."""
     import logging
 
     from .training.lookup import fit

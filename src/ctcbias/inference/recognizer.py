@@ -332,7 +332,7 @@ class Recognizer:
             from .lexicon_lookup import lookup
 
             # joint biasing: the judge that also weighs where the adapter attended, if the model has one
-            att = post.attention if self.joint_lookup_model is not None else None
+            att = post.attention if self.joint_lookup_model is not None and opts.bias == "joint" else None
             new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias,
                          self.joint_lookup_model if att is not None else self.lookup_model,
                          self._boosted_lm(bias, opts),
