@@ -311,10 +311,9 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         listed = list(dict.fromkeys(k for ks in shortlisted.values() for k, _ in ks))
         nearest = np.argsort(dist.min(0), kind="stable").tolist()
         owner = np.array(list(dict.fromkeys(listed + nearest))[:max(spot_pool, len(listed))])
-        g = KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in owner])
+        g = _quick_graph(bias, owner)
     kfit, kfirst, klast = np.full(len(bias), 5.0), np.zeros(len(bias), dtype=np.int64), np.zeros(len(bias), dtype=np.int64)
-    score, first, last = ctc_keyword_scores(phone_logp, g)
-    fit = np.minimum(-score / np.maximum(g.lengths, 1), 5.0)  # per phone, 0: the best path itself
+    fit, first, last = _spot(phone_logp, g)
     for j in np.argsort(-fit, kind="stable"):  # each entry's best variant is written last
         kfit[owner[j]], kfirst[owner[j]], klast[owner[j]] = fit[j], first[j], last[j]
     def add_on_frames(k: int, lo: int, hi: int) -> tuple[int, int] | None:
@@ -341,12 +340,10 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         order = np.argsort(-peak, kind="stable")
         nominees = [int(k) for k in order[:attended] if peak[k] > 0]
         # their spotting evidence, where the spotting pool left them out
-        extra = [k for k in nominees if k not in set(owner.tolist())]
+        pooled = set(owner.tolist())
+        extra = [k for k in nominees if k not in pooled]
         if extra:
-            g2 = KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in extra])
-            s2, f2, l2 = ctc_keyword_scores(phone_logp, g2)
-            for k, sc, a, b, n in zip(extra, s2, f2, l2, g2.lengths):
-                kfit[k], kfirst[k], klast[k] = min(-sc / max(n, 1), 5.0), a, b
+            kfit[extra], kfirst[extra], klast[extra] = _spot(phone_logp, _quick_graph(bias, extra))
         for k in nominees:
             on = np.flatnonzero(att[:, k] >= 0.5 * peak[k])
             span = add_on_frames(k, on[0], on[-1])
@@ -417,6 +414,17 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
                                attention_rank=math.log1p(min(_RANKED, int((span_peak > x).sum()))),
                                attention_none=span_none, attended=(i, e, k) in nominated)
     return out
+
+
+def _quick_graph(bias: BiasingList, entries) -> KeywordGraph:
+    """The quick pronunciations of these entries as one keyword-spotting graph."""
+    return KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in entries])
+
+
+def _spot(phone_logp: np.ndarray, g: KeywordGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each keyword's spotting cost per phone (0: the best path itself; capped at 5), first and last frame."""
+    score, first, last = ctc_keyword_scores(phone_logp, g)
+    return np.minimum(-score / np.maximum(g.lengths, 1), 5.0), first, last
 
 
 def _overlap(a: int, b: int, lo: int, hi: int) -> float:
