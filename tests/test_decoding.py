@@ -244,6 +244,27 @@ def test_lookup_judge_learns_which_evidence_matters(tmp_path):
         LookupModel.load(tmp_path / "old.json")
 
 
+
+def test_network_judge_learns_evidence_that_only_counts_together(tmp_path):
+    # a said entity: a phone gain AND a good fit; either alone is a distractor. One weight per
+    # feature cannot say "both", the network's hidden units can
+    rng = np.random.default_rng(1)
+    rows, labels = [], []
+    for _ in range(1200):
+        r = {k: float(rng.normal()) for k in FEATURES}
+        r["phone_gain"], r["fit"] = float(rng.normal(0, 3)), float(rng.normal(0, 1))
+        rows.append(r)
+        labels.append(int(r["phone_gain"] > 0 and r["fit"] < 0))
+    test, test_y = rows[800:], np.array(labels[800:])
+    acc = {h: np.mean((LookupModel.fit(rows[:800], labels[:800], hidden=h, **kw).scores(test) > 0) == test_y)
+           for h, kw in ((0, {}), (16, {"l2": 0.001, "steps": 1500}))}
+    assert acc[16] > 0.9 and acc[16] > acc[0] + 0.05
+    net = LookupModel.fit(rows[:200], labels[:200], hidden=4, steps=50)
+    net.save(tmp_path / "net.json")
+    back = LookupModel.load(tmp_path / "net.json")
+    assert back == net and len(back.hidden) == 4
+    assert back.score(test[0]) == pytest.approx(float(net.scores(test[:1])[0]))
+
 def test_biasing_list_normalizes_keeps_display_and_rejects_junk():
     bl = BiasingList.compile(["O'Brien", "COVID-19", "Zelenskyy", "São Paulo", "sao paulo", "  ", "🙂", "!!!"], TOK)
     assert [e.display for e in bl.entries] == ["O'Brien", "COVID-19", "Zelenskyy", "São Paulo"]
@@ -442,7 +463,9 @@ def test_lookup_candidates_take_the_entries_the_adapter_attends_to():
     assert all(not r["attended"] for r in got if r["entry"] != z)
     # a judge fitted without attention ignores it; one fitted with it cannot go without it
     assert lookup(toks, text, lp, plp, TOK, bias, JUDGE, attention=att) == lookup(toks, text, lp, plp, TOK, bias, JUDGE)
-    joint = LookupModel(JUDGE.weights[:-1] + (0.0,) * 3 + JUDGE.weights[-1:], JUDGE.mean + (0.0,) * 3,
-                        JUDGE.std + (1.0,) * 3, FEATURES + ATTENTION_FEATURES)
+    # (the shipped judge, extended with zero weights on the attention: it must decide the same)
+    joint = LookupModel(JUDGE.weights, JUDGE.mean + (0.0,) * 3, JUDGE.std + (1.0,) * 3, FEATURES + ATTENTION_FEATURES,
+                        tuple(u[:-1] + (0.0,) * 3 + u[-1:] for u in JUDGE.hidden))
+    assert lookup(toks, text, lp, plp, TOK, bias, joint, attention=att) == lookup(toks, text, lp, plp, TOK, bias, JUDGE)
     with pytest.raises(ValueError, match="attention"):
         lookup(toks, text, lp, plp, TOK, bias, joint)

@@ -142,8 +142,9 @@ def train_lookup(
     out: Path = typer.Option(Path("src/ctcbias/assets/base/lexicon_lookup.json"), help="the judge's file"),
     model: Optional[Path] = typer.Option(None, help="model folder whose heads it judges (default: shipped)"),
     n: int = typer.Option(200, min=10, help="dev utterances with entities"),
+    hidden: int = typer.Option(16, min=0, help="the judge's hidden units (0: a logistic regression)"),
 ):
-    """Fit the lexicon lookup's judges (logistic models over alignment evidence; with an adapter, also
+    """Fit the lexicon lookup's judges (small networks over alignment evidence; with an adapter, also
     the joint one that weighs its attention, written beside OUT as *_joint.json) on dev lists."""
     import logging
 
@@ -153,7 +154,7 @@ def train_lookup(
         typer.echo(f"{data}/dev.jsonl not found: build the dev set first ('ctcbias data build --only dev')", err=True)
         raise typer.Exit(2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    typer.echo(json.dumps(fit(data, out, model, n), indent=2))
+    typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden), indent=2))
 
 
 def _read_words(words_file: Optional[Path], word: Optional[list[str]]) -> list[str]:
