@@ -38,9 +38,9 @@ of 1-5 words is a *place* where an entity may have been misheard ("listen april"
      ``<no-bias>``.
 
    A small network over these (:class:`LookupModel`, 16 tanh units, fitted on dev by ``ctcbias
-   train lookup``, shipped as ``lexicon_lookup.json`` beside the stack, and ``lexicon_lookup_joint.json`` with the
-   adapter's evidence) turns them into one score; spans scoring above ``threshold`` are replaced,
-   best first, without overlaps.
+   train lookup``, shipped as ``lexicon_lookup.json`` beside the stack, and
+   ``lexicon_lookup_joint.json`` with the adapter's evidence) turns them into one score; spans
+   scoring above ``threshold`` are replaced, best first, without overlaps.
 
    One veto before the judge: words that are exactly what the phone head heard, and that *both*
    heads prefer to the entry, stay. A short entry that fits inside a well-heard word ("Cay" in
