@@ -134,10 +134,10 @@ def scaling(rec: Recognizer, data: Path, n: int, progress: bool = True) -> dict:
                           "compile_seconds_per_list": round(ct / len(items), 3),
                           "compile_seconds_decoder_list": round(lt / len(items), 3)}
         if dopts is not None:  # a pass of its own, so that it does not disturb the default system's timing
-            for u, it in enumerate(items):
-                bias = rec.compile(lists[u])
+            for post, lst in zip(plain, lists):
+                bias = rec.compile(lst)
                 t0 = time.perf_counter()
-                rec.decode(plain[u], bias, dopts)
+                rec.decode(post, bias, dopts)
                 ddec += time.perf_counter() - t0
             out[str(size)]["decoder_decode_rtf"] = round(ddec / secs, 4)
     return out
