@@ -62,13 +62,24 @@ def test_padding_mask_gives_each_item_what_it_gets_alone(model_file):
     m = WhisperEncoder.from_ct2(model_file)
     a = log_mel(_clip()[:32000])[:, :200]
     b = log_mel(_clip()[:16000])[:, :100]
-    batch = torch.zeros(2, 80, 200)
+    batch = torch.full((2, 80, 200), 3.0)  # padding of any value: zeroed before each convolution
     batch[0], batch[1, :, :100] = a, b
     with torch.inference_mode():
         both = m(batch, torch.tensor([200, 100]))[-1]
         alone = m(b[None])[-1]
-    # the last frame sees padding through the stride-2 conv; every other frame must agree
-    assert torch.allclose(both[1, :49], alone[0, :49], atol=1e-3)
+    assert torch.allclose(both[1, :50], alone[0], atol=1e-3)  # the last frame too
+
+
+def test_lengths_are_rounded_to_buckets_without_changing_features(model_file):
+    from ctcbias.encoder import BUCKET, bucket, encode
+
+    m = WhisperEncoder.from_ct2(model_file)
+    x = _clip()[: 16000 + 700]  # 104 mel frames: padded to 128 inside, 52 encoder frames kept
+    assert bucket(104, BUCKET) == 128 and bucket(3001, BUCKET, 3000) == 3000
+    with torch.inference_mode():
+        ref = m(log_mel(x)[None, :, :104])[-1][0]
+    out = encode(m, x, bf16=False)[-1]
+    assert out.shape == (52, 512) and torch.allclose(out, ref, atol=1e-4)
 
 
 def test_long_audio_is_windowed_and_stitched(model_file):

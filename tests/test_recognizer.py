@@ -125,3 +125,20 @@ def test_a_list_of_strangers_leaves_ordinary_words_as_without_a_list(rec):
         assert all(w in plain for w in far), (plain, biased.text)
         if not near:
             assert biased.text.split() == plain
+
+
+def test_padded_frames_leave_the_stack_and_its_outputs_as_alone(rec, clips):
+    import torch
+
+    feats, _ = rec.features(clips[0][0])
+    t = len(feats) // 2 * 2
+    with torch.inference_mode():
+        alone = rec.stack(feats[None, :t])
+        padded = rec.stack(torch.cat([feats[:t], torch.full((30, feats.shape[1]), 2.0)])[None], torch.tensor([t]))
+    assert torch.allclose(padded.subword[0, : t // 2], alone.subword[0], atol=1e-4)
+    assert torch.allclose(padded.phone[0, : t // 2], alone.phone[0], atol=1e-4)
+    # posteriors() rounds the frames up to a bucket inside; the caller sees the clip's frames only,
+    # the adapter's attention included
+    post = rec.posteriors(None, bias=rec.compile(["Zelenskyy", "São Paulo"]), features=(feats, 1.0))
+    assert post.subword.shape[0] == post.phone.shape[0] == post.plain.shape[0] == t // 2
+    assert post.attention.shape == (t // 2, 3)

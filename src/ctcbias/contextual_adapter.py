@@ -258,4 +258,9 @@ class _Hook:
         scores = torch.addmm(((add + prior) * inv_temp).reshape(len(flat_q), -1), flat_q, keys.T).reshape(add.shape)
         att = torch.softmax(scores, -1)
         self._att = att
-        return att.to(values.dtype) @ values  # under autocast the old path's product was bf16 too
+        # in float32: a bfloat16 product builds a kernel for each new (frames, positions) shape,
+        # ~18 ms at 1,000 entries, more than float32's whole product (~3 ms); lists and lengths
+        # change from call to call, so the bfloat16 kernel would rarely be reused
+        values = cat.extended(torch.float32, a)[1]
+        with torch.autocast("cpu", enabled=False):  # (autocast would make it bfloat16 again)
+            return att.float() @ values

@@ -186,15 +186,20 @@ class WhisperEncoder(nn.Module):
     def forward(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
         """mel: (batch, n_mels, frames <= 3000) -> list of (batch, frames/2, d), one per block.
 
-        ``lengths`` (mel frames per item) masks padding out of attention, so a padded batch gives
-        each item what it would get alone.
+        ``lengths`` (mel frames per item) masks padding out of attention and zeroes it before
+        each convolution (as the convolutions' own padding would be), so a padded batch gives each
+        item what it would get alone.
         """
-        x = F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)
-        x = x + self.pos[: x.shape[1]]
         mask = None
-        if lengths is not None:
+        if lengths is None:
+            x = F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)
+        else:
+            pad = torch.arange(mel.shape[-1])[None, :] >= lengths[:, None]
+            h = F.gelu(self.conv1(mel.masked_fill(pad[:, None], 0.0)))
+            x = F.gelu(self.conv2(h.masked_fill(pad[:, None], 0.0))).transpose(1, 2)
             keep = torch.arange(x.shape[1])[None, :] < ((lengths + 1) // 2)[:, None]
             mask = keep[:, None, None, :]
+        x = x + self.pos[: x.shape[1]]
         outs = []
         for blk in self.blocks:
             x = blk(x, mask)
@@ -204,6 +209,16 @@ class WhisperEncoder(nn.Module):
 
 
 WINDOW, OVERLAP = MAX_FRAMES, 400  # mel frames: 30 s windows overlapping by 4 s for long audio
+# Lengths are rounded up to this many mel frames (0.32 s), the padding masked: bfloat16 matrix
+# products build a kernel per new shape (~10-20 ms each on CPU), so a process that sees
+# clips of every length would pay that on nearly every call; with buckets it pays once per bucket.
+BUCKET = 32
+
+
+def bucket(n: int, step: int, most: int | None = None) -> int:
+    """``n`` rounded up to a multiple of ``step`` (at most ``most``)."""
+    up = -(-n // step) * step
+    return min(up, most) if most is not None else up
 
 
 @torch.inference_mode()
@@ -227,7 +242,12 @@ def encode(enc: WhisperEncoder, audio: np.ndarray, bf16: bool = True, pad: float
     pieces: list[list[torch.Tensor]] = []
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for i, (s, e) in enumerate(zip(starts, ends)):
-            outs = enc(mel[None, :, s:e])
+            m = mel[None, :, s:e]
+            if pad <= 0 and bucket(e - s, BUCKET, WINDOW) > e - s:  # (with ``pad`` the length is already fixed)
+                m = F.pad(m, (0, bucket(e - s, BUCKET, WINDOW) - (e - s)))
+                outs = enc(m, torch.tensor([e - s]))
+            else:
+                outs = enc(m)
             lo = 0 if i == 0 else OVERLAP // 4  # encoder frames are 2 mel frames
             hi = (WINDOW - OVERLAP) // 2 + OVERLAP // 4 if i < len(starts) - 1 else (n - s) // 2
             pieces.append([o[0, lo:hi].float() for o in outs])

@@ -91,6 +91,8 @@ class CTCStack(nn.Module):
         x = self.proj(feats[:, : t * c.stack].reshape(b, t, c.in_dim * c.stack))
         lengths = self.frames(lengths) if lengths is not None else torch.full((b,), t)
         pad = torch.arange(t)[None, :] >= lengths[:, None]
+        if pad.any():  # padding reads as the convolution's own zeros: a padded item gets what it would alone
+            x = x.masked_fill(pad[..., None], 0.0)
         x = x + self.pos(x.transpose(1, 2)).transpose(1, 2)
         hidden = []
         for blk in self.blocks[: c.inter_layer]:

@@ -67,39 +67,43 @@ def dev_items(data: Path, sizes=(100, 1000), seed: int = 0, name: str = "dev") -
 def run_set(rec: Recognizer, items: list[dict], root: Path, systems: dict[str, dict], sizes: list[str],
             base: DecodingOptions = DecodingOptions(), progress: bool = True) -> dict:
     """Every system on every item and list size. The encoder runs once per item; the stack runs
-    again per list only for systems with the adapter (bias encoder / joint). Per-voice tallies
-    ride along under ``by_voice``."""
+    again per list only for systems with the adapter (bias encoder / joint). One item at a time,
+    every size and system on it, so memory stays that of one item (and compiled lists are reused
+    from the cache). Per-voice tallies ride along under ``by_voice``."""
     from tqdm import tqdm
 
-    feats = [rec.features(root / it["audio"]) for it in tqdm(items, desc="encoder", disable=not progress)]
-    posts = [rec.posteriors(None, features=f) for f in feats]
-    audio_s = sum(p.duration for p in posts)
-    out: dict = {}
-    for size in sizes:
-        biased_posts: dict[int, object] = {}  # per item: posteriors with the adapter and this size's list
-        for name, over in systems.items():
-            opts = rec.resolve(replace(base, **over))
-            c, e, dt = Counts(), EntityCounts(), 0.0
-            by_voice: dict[str, list] = {}
-            for i, (it, p) in enumerate(zip(tqdm(items, desc=f"{size} {name}", disable=not progress, leave=False),
-                                            posts)):
-                bias = rec.compile(it["bias_lists"][size], opts)
+    opts = {name: rec.resolve(replace(base, **over)) for name, over in systems.items()}
+    tally = {(size, name): (Counts(), EntityCounts(), {}) for size in sizes for name in systems}
+    dt = dict.fromkeys(tally, 0.0)
+    audio_s = 0.0
+    for it in tqdm(items, desc="utterances", disable=not progress):
+        feats = rec.features(root / it["audio"])
+        plain = rec.posteriors(None, features=feats)
+        audio_s += plain.duration
+        biased = {i for en in it["entities"] for i in range(en["word_start"], en["word_end"])}
+        for size in sizes:
+            with_adapter = None  # posteriors with the adapter and this size's list
+            for name, o in opts.items():
+                bias = rec.compile(it["bias_lists"][size], o)
                 t0 = time.perf_counter()
-                if opts.bias in ("encoder", "joint"):
-                    if i not in biased_posts:
-                        biased_posts[i] = rec.posteriors(None, bias=bias, features=feats[i])
-                    p = biased_posts[i]
-                hyp = normalize(rec.decode(p, bias, opts).text)
-                dt += time.perf_counter() - t0
-                biased = {i for en in it["entities"] for i in range(en["word_start"], en["word_end"])}
+                p = plain
+                if o.bias in ("encoder", "joint"):
+                    if with_adapter is None:
+                        with_adapter = rec.posteriors(None, bias=bias, features=feats)
+                    p = with_adapter
+                hyp = normalize(rec.decode(p, bias, o).text)
+                dt[size, name] += time.perf_counter() - t0
                 ci = score(it["text"], hyp, biased, bias.words)
                 ei = entity_counts([en["spoken"] for en in it["entities"]], hyp, bias)
+                c, e, by_voice = tally[size, name]
                 c.add(ci), e.add(ei)
                 v = by_voice.setdefault(it.get("voice", "?"), [Counts(), EntityCounts()])
                 v[0].add(ci), v[1].add(ei)
-            out.setdefault(size, {})[name] = {
-                **c.summary(), **e.summary(), "decode_rtf": round(dt / audio_s, 4),
-                "by_voice": {k: {**a.summary(), **b.summary()} for k, (a, b) in sorted(by_voice.items())}}
+    out: dict = {}
+    for (size, name), (c, e, by_voice) in tally.items():
+        out.setdefault(size, {})[name] = {
+            **c.summary(), **e.summary(), "decode_rtf": round(dt[size, name] / audio_s, 4),
+            "by_voice": {k: {**a.summary(), **b.summary()} for k, (a, b) in sorted(by_voice.items())}}
     return out
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..audio import SAMPLE_RATE, load_audio
 from ..contextual_adapter import AdapterConfig, Catalog, ContextualAdapter
-from ..encoder import WhisperEncoder, encode
+from ..encoder import BUCKET, WhisperEncoder, bucket, encode
 from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer
 from .beam_search import BeamConfig, beam_search
@@ -124,12 +125,12 @@ class Posteriors:
     @property
     def attention(self) -> np.ndarray | None:
         """The adapter's attention per entry, ``(frames, 1 + entries)``, ``<no-bias>`` first."""
-        return self._from_hook("_attention", lambda h: h.attention[0].float().numpy())
+        return self._from_hook("_attention", lambda h: h.attention[0, :len(self.subword)].float().numpy())
 
     @property
     def plain(self) -> np.ndarray | None:
         """The final head's log-probabilities without the adapter (for the ordinary-word guard)."""
-        return self._from_hook("_plain", lambda h: torch.log_softmax(h.logits[0].float(), -1).numpy()
+        return self._from_hook("_plain", lambda h: torch.log_softmax(h.logits[0, :len(self.subword)].float(), -1).numpy()
                                if h.logits is not None else None)
 
 
@@ -185,10 +186,15 @@ class Recognizer:
             if self.adapter is None:
                 raise RuntimeError(f"{self.model_dir} has no trained contextual adapter (adapter.pt)")
             hook = self.adapter.bias_fn(self.entity_embeddings(bias))
+        # frames rounded up to a bucket, the rest masked, as in the encoder (see encoder.BUCKET)
+        k = self.stack.config.stack
+        t = len(feats) // k * k
+        x = F.pad(feats[:t], (0, 0, 0, bucket(t, BUCKET // 2 * k) - t))
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            o = self.stack(feats[None], bias=hook)
-        post = Posteriors(o.subword[0].float().numpy(), o.inter[0].float().numpy(), o.phone[0].float().numpy(),
-                          duration, hook)
+            o = self.stack(x[None], torch.tensor([t]), bias=hook)
+        n = t // k
+        post = Posteriors(o.subword[0, :n].float().numpy(), o.inter[0, :n].float().numpy(),
+                          o.phone[0, :n].float().numpy(), duration, hook)
         if attention:
             _ = post.attention
         return post
