@@ -65,7 +65,7 @@ def dev_items(data: Path, sizes=(100, 1000), seed: int = 0, name: str = "dev") -
 
 
 def run_set(rec: Recognizer, items: list[dict], root: Path, systems: dict[str, dict], sizes: list[str],
-            base: DecodingOptions = DecodingOptions(), progress: bool = True) -> dict:
+            base: DecodingOptions = DecodingOptions(), progress: bool = True, desc: str = "utterances") -> dict:
     """Every system on every item and list size. The encoder runs once per item; the stack runs
     again per list only for systems with the adapter (bias encoder / joint). One item at a time,
     every size and system on it, so memory stays that of one item (and compiled lists are reused
@@ -76,7 +76,7 @@ def run_set(rec: Recognizer, items: list[dict], root: Path, systems: dict[str, d
     tally = {(size, name): (Counts(), EntityCounts(), {}) for size in sizes for name in systems}
     dt = dict.fromkeys(tally, 0.0)
     audio_s = 0.0
-    for it in tqdm(items, desc="utterances", disable=not progress):
+    for it in tqdm(items, desc=desc, disable=not progress):
         feats = rec.features(root / it["audio"])
         plain = rec.posteriors(None, features=feats)
         audio_s += plain.duration
@@ -127,7 +127,7 @@ def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("med
             items = [it for it in items if it["entities"]][dev_from:]
         items = items[: limit or None]
         systems = {**SYSTEMS, **(ADAPTER_SYSTEMS if rec.adapter is not None else {})}
-        res["sets"][name] = {"utterances": len(items), "results": run_set(rec, items, data, systems, list(sizes))}
+        res["sets"][name] = {"utterances": len(items), "results": run_set(rec, items, data, systems, list(sizes), desc=name)}
     res["wall_seconds"] = round(time.time() - t0, 1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "decoder.json").write_text(json.dumps(res, indent=2) + "\n")

@@ -32,14 +32,14 @@ SETS = ("medical-test", "names-test")
 
 @dataclass(frozen=True)
 class Sizes:
-    table: int  # utterances per test set in the method's table
+    table: int  # utterances per test set in the method's table (500: the whole sets)
     peers: int  # ... for the peers (pocketsphinx and Whisper are slow)
     scale: int  # ... per list size in the scaling run
     real: int  # real-speech utterances (0: all)
     negative: int  # ... per test set with lists that hold none of their entities
 
 
-FULL = Sizes(table=120, peers=30, scale=30, real=0, negative=150)
+FULL = Sizes(table=500, peers=30, scale=30, real=0, negative=150)
 QUICK = Sizes(table=20, peers=6, scale=6, real=20, negative=6)
 SCALE_SIZES = (0, 10, 100, 1000, 10000)
 
@@ -285,7 +285,7 @@ def run(data: Path, realspeech: Path, out: Path, quick: bool = False, progress: 
     res["adapter_overhead"] = adapter_overhead(rec, data, sz.scale)
     res["table"] = {name: {"utterances": min(sz.table, len(_load(data, name, sz.table))),
                            "results": run_set(rec, _load(data, name, sz.table), data, systems, ["100", "1000"],
-                                              progress=progress)} for name in SETS}
+                                              progress=progress, desc=name)} for name in SETS}
     res["peers"] = {name: {"utterances": sz.peers, "list": 100,
                            "results": peers(rec, data, _load(data, name, sz.peers), "100", progress)}
                     for name in SETS}
