@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["ctcbias.contextual_adapter", "ctcbias.inference.formats",
+@pytest.mark.parametrize("name", ["ctcbias.contextual_adapter", "ctcbias.encoder", "ctcbias.inference.formats",
                                   "ctcbias.inference.biasing_list", "ctcbias.inference.entity_guard",
                                   "ctcbias.inference.word_guard"])
 def test_docstring_examples(name):

@@ -142,3 +142,52 @@ def test_padded_frames_leave_the_stack_and_its_outputs_as_alone(rec, clips):
     post = rec.posteriors(None, bias=rec.compile(["Zelenskyy", "São Paulo"]), features=(feats, 1.0))
     assert post.subword.shape[0] == post.phone.shape[0] == post.plain.shape[0] == t // 2
     assert post.attention.shape == (t // 2, 3)
+
+
+def test_long_audio_runs_the_stack_in_windows_stitched(rec, clips):
+    import torch
+
+    from ctcbias.inference.recognizer import STACK_OVERLAP, STACK_WINDOW
+
+    feats, _ = rec.features(clips[1][0])
+    long = feats.repeat(-(-2 * (STACK_WINDOW + 200) // len(feats)), 1)[: 2 * (STACK_WINDOW + 200)]  # ~38 s
+    bias = rec.compile(["Zelenskyy", "São Paulo"])
+    post = rec.posteriors(None, bias=bias, features=(long, 38.0))
+    assert post.subword.shape[0] == post.attention.shape[0] == post.plain.shape[0] == STACK_WINDOW + 200
+    # two windows: frames 0-749 keep 0-699, frames 650-949 keep the rest; each as if alone
+    cut = STACK_WINDOW - STACK_OVERLAP // 2
+    first = rec.posteriors(None, bias=bias, features=(long[: 2 * STACK_WINDOW], 30.0))
+    second = rec.posteriors(None, bias=bias, features=(long[2 * (STACK_WINDOW - STACK_OVERLAP):], 12.0))
+    assert np.allclose(post.subword[:cut], first.subword[:cut], atol=1e-3)
+    assert np.allclose(post.subword[cut:], second.subword[STACK_OVERLAP // 2:], atol=1e-3)
+    assert np.allclose(post.attention[cut:], second.attention[STACK_OVERLAP // 2:], atol=1e-3)
+
+
+def test_long_posteriors_are_decoded_in_pieces_cut_in_pauses(rec, clips):
+    import doctest
+
+    from ctcbias.inference.recognizer import FRAME_SECONDS, STACK_WINDOW, Posteriors, pieces
+
+    runner = doctest.DocTestRunner()
+    for t in doctest.DocTestFinder().find(pieces, "pieces", globs={"np": np, "pieces": pieces}):
+        runner.run(t)
+    assert runner.failures == 0 and runner.tries == 3
+
+    # each clip's posteriors followed by 28 s of certain blank, twice over: about 66 s
+    parts = [rec.posteriors(p) for p, _ in clips]
+    pause = lambda w: np.where(np.arange(w) == 0, 0.0, -30.0)[None].repeat(700, 0).astype(np.float32)
+    heads = [np.concatenate([h for q in parts * 2 for h in (getattr(q, name), pause(getattr(q, name).shape[1]))])
+             for name in ("subword", "inter", "phone")]
+    post = Posteriors(*heads, len(heads[0]) * FRAME_SECONDS)
+    cuts = pieces(post.subword)
+    assert len(cuts) >= 5 and cuts[0][0] == 0 and cuts[-1][1] == len(post.subword)
+    assert all(b - a <= STACK_WINDOW for a, b in cuts) and all(p[1] == q[0] for p, q in zip(cuts, cuts[1:]))
+    assert all(post.subword[b - 5: b + 5].argmax(-1).max() == 0 for _, b in cuts[:-1])  # in the pauses
+    opts = rec.resolve(bias="none")
+    alone = [rec.decode(q, rec.compile([]), opts) for q in parts]
+    r = rec.decode(post, rec.compile([]), opts)
+    assert r.text == " ".join(a.text for a in alone * 2)
+    # word times run on across the pieces: the last clip's words are where that clip was put
+    start = 2 * len(parts[0].subword) + len(parts[1].subword) + 3 * 700
+    n = len(alone[1].words)
+    assert [w.start for w in r.words[-n:]] == [round(w.start + start * FRAME_SECONDS, 2) for w in alone[1].words]

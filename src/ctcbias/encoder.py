@@ -221,9 +221,28 @@ def bucket(n: int, step: int, most: int | None = None) -> int:
     return min(up, most) if most is not None else up
 
 
+def windows(n: int, size: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping windows over ``n`` frames as ``(start, end, keep_from, keep_to)``, the kept span
+    relative to ``start``: each window keeps the frames away from its edges, and the kept spans
+    tile ``0..n`` in order.
+
+    >>> windows(10, 20, 4)
+    [(0, 10, 0, 10)]
+    >>> windows(30, 20, 4)
+    [(0, 20, 0, 18), (16, 30, 2, 14)]
+    """
+    if n <= size:
+        return [(0, n, 0, n)]
+    starts = list(range(0, n - overlap, size - overlap))
+    return [(s, min(s + size, n), 0 if i == 0 else overlap // 2,
+             size - overlap // 2 if i < len(starts) - 1 else min(s + size, n) - s) for i, s in enumerate(starts)]
+
+
 @torch.inference_mode()
-def encode(enc: WhisperEncoder, audio: np.ndarray, bf16: bool = True, pad: float = 0.0) -> list[torch.Tensor]:
-    """Every block's output, ``(frames, d)`` float32 at 50 Hz, for 16 kHz audio of any length.
+def encode(enc: WhisperEncoder, audio: np.ndarray, bf16: bool = True, pad: float = 0.0,
+           last: bool = False) -> list[torch.Tensor]:
+    """Every block's output (``last``: the last block's only), ``(frames, d)`` float32 at 50 Hz, for
+    16 kHz audio of any length.
 
     Audio over 30 s is cut into overlapping 30 s windows (Whisper's trained span); each window
     keeps the frames away from its edges and the pieces are stitched in order. ``pad`` appends that
@@ -250,5 +269,5 @@ def encode(enc: WhisperEncoder, audio: np.ndarray, bf16: bool = True, pad: float
                 outs = enc(m)
             lo = 0 if i == 0 else OVERLAP // 4  # encoder frames are 2 mel frames
             hi = (WINDOW - OVERLAP) // 2 + OVERLAP // 4 if i < len(starts) - 1 else (n - s) // 2
-            pieces.append([o[0, lo:hi].float() for o in outs])
+            pieces.append([o[0, lo:hi].float() for o in (outs[-1:] if last else outs)])
     return [torch.cat(layer) for layer in zip(*pieces)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..audio import SAMPLE_RATE, load_audio
 from ..contextual_adapter import AdapterConfig, Catalog, ContextualAdapter
-from ..encoder import BUCKET, WhisperEncoder, bucket, encode
+from ..encoder import BUCKET, WhisperEncoder, bucket, encode, windows
 from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer
 from .beam_search import BeamConfig, beam_search
@@ -73,6 +73,8 @@ NO_GUARDS = {"guard_distance": None, "lexicon_threshold": -2.2}
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "base"
 FRAME_SECONDS = 0.04  # one stack frame: two 20 ms encoder frames
+# the stack attends within 30 s windows overlapping by 4 s (stack frames), like the encoder
+STACK_WINDOW, STACK_OVERLAP = 750, 100
 SILENCE_PEAK = 1e-4  # -80 dBFS: audio whose loudest sample is below this is silence (16-bit: 3 steps)
 
 
@@ -122,16 +124,22 @@ class Posteriors:
                 self.hook = None  # both read: the hook's (frames x positions) weights can go
         return self.__dict__[name]
 
+    def piece(self, a: int, b: int) -> "Posteriors":
+        """Frames ``a`` to ``b`` on their own (the adapter's outputs too, read now)."""
+        out = Posteriors(self.subword[a:b], self.inter[a:b], self.phone[a:b], (b - a) * FRAME_SECONDS)
+        for name, full in (("_attention", self.attention), ("_plain", self.plain)):
+            out.__dict__[name] = full[a:b] if full is not None else None
+        return out
+
     @property
     def attention(self) -> np.ndarray | None:
         """The adapter's attention per entry, ``(frames, 1 + entries)``, ``<no-bias>`` first."""
-        return self._from_hook("_attention", lambda h: h.attention[0, :len(self.subword)].float().numpy())
+        return self._from_hook("_attention", lambda h: _attention(h, 0, len(self.subword)))
 
     @property
     def plain(self) -> np.ndarray | None:
         """The final head's log-probabilities without the adapter (for the ordinary-word guard)."""
-        return self._from_hook("_plain", lambda h: torch.log_softmax(h.logits[0, :len(self.subword)].float(), -1).numpy()
-                               if h.logits is not None else None)
+        return self._from_hook("_plain", lambda h: _plain(h, 0, len(self.subword)))
 
 
 class Recognizer:
@@ -172,7 +180,7 @@ class Recognizer:
         """Encoder features ``(frames, width)`` of one recording and its duration in seconds."""
         x = audio if isinstance(audio, np.ndarray) and sample_rate in (None, SAMPLE_RATE) and audio.ndim == 1 \
             and audio.dtype == np.float32 else load_audio(audio, sample_rate)
-        return encode(self.encoder, x, pad=self.stack.config.encoder_pad)[-1], len(x) / SAMPLE_RATE
+        return encode(self.encoder, x, pad=self.stack.config.encoder_pad, last=True)[-1], len(x) / SAMPLE_RATE
 
     @torch.inference_mode()
     def posteriors(self, audio, sample_rate: int | None = None, bias: BiasingList | None = None,
@@ -181,20 +189,32 @@ class Recognizer:
         adapter attends over its entries: encoder biasing (``attention``: read its weights now,
         not on first use). ``features`` skips the encoder."""
         feats, duration = features if features is not None else self.features(audio, sample_rate)
-        hook = None
+        catalog = None
         if bias is not None and len(bias):
             if self.adapter is None:
                 raise RuntimeError(f"{self.model_dir} has no trained contextual adapter (adapter.pt)")
-            hook = self.adapter.bias_fn(self.entity_embeddings(bias))
-        # frames rounded up to a bucket, the rest masked, as in the encoder (see encoder.BUCKET)
+            catalog = self.entity_embeddings(bias)
         k = self.stack.config.stack
-        t = len(feats) // k * k
-        x = F.pad(feats[:t], (0, 0, 0, bucket(t, BUCKET // 2 * k) - t))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            o = self.stack(x[None], torch.tensor([t]), bias=hook)
-        n = t // k
-        post = Posteriors(o.subword[0, :n].float().numpy(), o.inter[0, :n].float().numpy(),
-                          o.phone[0, :n].float().numpy(), duration, hook)
+        # long audio in overlapping windows, stitched (one attention over an hour would not fit in
+        # memory, and training clips are far shorter); each window's frames rounded up to a
+        # bucket, the rest masked, as in the encoder (see encoder.BUCKET)
+        wins = windows(len(feats) // k, STACK_WINDOW, STACK_OVERLAP)
+        heads: list[list[np.ndarray]] = [[], [], [], [], []]  # subword, inter, phone; attention, plain
+        hook = None
+        for s, e, lo, hi in wins:
+            t = (e - s) * k
+            x = F.pad(feats[s * k: e * k], (0, 0, 0, bucket(t, BUCKET // 2 * k) - t))
+            hook = self.adapter.bias_fn(catalog) if catalog is not None else None
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                o = self.stack(x[None], torch.tensor([t]), bias=hook)
+            for out, head in zip(heads, (o.subword, o.inter, o.phone)):
+                out.append(head[0, lo:hi].float().numpy())
+            if hook is not None and len(wins) > 1:  # read now: each window's hook holds (frames x positions)
+                heads[3].append(_attention(hook, lo, hi))
+                heads[4].append(_plain(hook, lo, hi))
+        post = Posteriors(*(np.concatenate(h) for h in heads[:3]), duration, hook if len(wins) == 1 else None)
+        if heads[3]:
+            post.__dict__["_attention"], post.__dict__["_plain"] = np.concatenate(heads[3]), np.concatenate(heads[4])
         if attention:
             _ = post.attention
         return post
@@ -260,8 +280,6 @@ class Recognizer:
 
     def resolve(self, options: DecodingOptions | None = None, **overrides) -> DecodingOptions:
         """Options with ``bias="auto"`` made concrete for this model."""
-        from dataclasses import replace
-
         opts = replace(options or DecodingOptions(), **overrides)
         if opts.bias == "auto":
             opts = replace(opts, bias="joint" if self.adapter is not None else "decoder")
@@ -300,8 +318,18 @@ class Recognizer:
         return UnigramBoostedLM(self.lm, bias.words, opts.unigram_boost)
 
     def decode(self, post: Posteriors, bias: BiasingList, opts: DecodingOptions) -> Result:
-        """The decoder half of :meth:`transcribe`, on posteriors already computed."""
+        """The decoder half of :meth:`transcribe`, on posteriors already computed. Over 30 s, in
+        pieces cut in pauses (the n-best's alignments would grow with the square of the length)."""
         opts = self.resolve(opts)
+        cuts = pieces(post.subword)
+        if len(cuts) > 1:
+            parts = [(a, self._decode(post.piece(a, b), bias, opts)) for a, b in cuts]
+            words = [replace(w, start=round(w.start + a * FRAME_SECONDS, 2), end=round(w.end + a * FRAME_SECONDS, 2))
+                     for a, r in parts for w in r.words]
+            return Result(" ".join(r.text for _, r in parts if r.text), words, post.duration)
+        return self._decode(post, bias, opts)
+
+    def _decode(self, post: Posteriors, bias: BiasingList, opts: DecodingOptions) -> Result:
         if opts.bias == "none":
             bias = self.compile([], opts)
         if opts.greedy:
@@ -372,6 +400,41 @@ def _freeze() -> None:
 
     gc.collect(1)
     gc.freeze()
+
+
+def _attention(hook, a: int, b: int) -> np.ndarray:
+    """The adapter's attention per entry on frames ``a`` to ``b`` of its call."""
+    return hook.attention[0, a:b].float().numpy()
+
+
+def _plain(hook, a: int, b: int) -> np.ndarray | None:
+    """The final head's log-probabilities without the adapter on frames ``a`` to ``b``."""
+    return torch.log_softmax(hook.logits[0, a:b].float(), -1).numpy() if hook.logits is not None else None
+
+
+def pieces(logp: np.ndarray, most: int = STACK_WINDOW, least: int = STACK_WINDOW // 2) -> list[tuple[int, int]]:
+    """Frame spans for decoding long audio piece by piece: at most ``most`` frames each, cut in the
+    middle of the longest run of blank frames (the pause) from ``least`` to ``most`` frames in,
+    or at ``most`` where there is none.
+
+    >>> pieces(np.log(np.full((10, 3), 1 / 3)))
+    [(0, 10)]
+    >>> blank = np.log(np.eye(3)[[1, 1, 1, 0, 0, 0, 0, 2, 2, 0, 1, 1]] * 0.98 + 0.01)
+    >>> pieces(blank, most=10, least=2)
+    [(0, 4), (4, 12)]
+    """
+    blank = logp.argmax(-1) == 0
+    out, s = [], 0
+    while len(logp) - s > most:
+        run = best = 0
+        cut = most
+        for i in range(least, most):
+            run = run + 1 if blank[s + i] else 0
+            if run > best:
+                best, cut = run, i - run // 2
+        out.append((s, s + cut))
+        s += cut
+    return out + [(s, len(logp))]
 
 
 def timed_words(text: str, tokens: list[int], logp: np.ndarray, tok: Tokenizer, duration: float,
