@@ -33,12 +33,16 @@ trained (``ctcbias.training.adapter``). With ``gain`` 0 and a zero context value
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+POSITION_BUCKET = 512  # a list's attention positions (one per entry subword) rounded up to this
 
 __all__ = ["AdapterConfig", "Catalog", "ContextualAdapter"]
 
@@ -78,9 +82,15 @@ class Catalog:
         if got is None:
             keys, values = self.ext if self.ext is not None else (
                 torch.cat([adapter.no_bias_key[None], self.keys]), torch.cat([torch.zeros_like(self.values[:1]), self.values]))
-            prior = torch.cat([adapter.no_bias_offset.reshape(1), self.prior]).to(dtype)
+            prior = torch.cat([adapter.no_bias_offset.reshape(1), self.prior])
             ids = torch.cat([torch.zeros(1, dtype=torch.long), self.ids])
-            got = self._ext[dtype] = (keys.to(dtype), values.to(dtype), prior, ids)
+            # positions padded to a multiple of POSITION_BUCKET that no frame attends to (a zero
+            # value, a prior of -inf): bfloat16 products build a kernel per new shape (~18 ms), so
+            # lists of about the same size share kernels
+            pad = -len(ids) % POSITION_BUCKET
+            keys, values = F.pad(keys, (0, 0, 0, pad)), F.pad(values, (0, 0, 0, pad))
+            prior, ids = F.pad(prior, (0, pad), value=-math.inf), F.pad(ids, (0, pad))
+            got = self._ext[dtype] = (keys.to(dtype), values.to(dtype), prior.to(dtype), ids)
         return got
 
 
@@ -222,7 +232,7 @@ class _Hook:
         att, cat = self._att, self.cat
         per_entry = torch.zeros(*att.shape[:-1], 1 + cat.n_entries, dtype=att.dtype)
         per_entry[..., 0] = att[..., 0]
-        per_entry[..., 1:] = per_entry[..., 1:].index_add(-1, cat.owner, att[..., 1:])
+        per_entry[..., 1:] = per_entry[..., 1:].index_add(-1, cat.owner, att[..., 1:1 + len(cat.owner)])
         return per_entry
 
     def __call__(self, hidden: list[torch.Tensor], pad, z: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -251,16 +261,14 @@ class _Hook:
         a, cat = self.a, self.cat
         keys, values, prior, ids = cat.extended(q.dtype, a)
         inv_temp = torch.exp(-a.log_temp)
-        # the base's logit of each position's subword; column 0: its best logit (<no-bias>)
-        add = _logits_of(logits, ids)
-        add[..., 0] = logits.max(-1).values
+        # the base's logit of each position's subword, the temperature folded in before the
+        # gather (501 columns, not ~7,000); column 0: its best logit (<no-bias>)
+        scaled = logits * inv_temp.to(logits.dtype)
+        add = _logits_of(scaled, ids)
+        add[..., 0] = scaled.max(-1).values
         flat_q = (q * inv_temp.to(q.dtype)).reshape(-1, q.shape[-1])  # (batch x frames, d)
-        scores = torch.addmm(((add + prior) * inv_temp).reshape(len(flat_q), -1), flat_q, keys.T).reshape(add.shape)
+        scores = torch.addmm((add + prior * inv_temp.to(prior.dtype)).reshape(len(flat_q), -1), flat_q,
+                             keys.T).reshape(add.shape)
         att = torch.softmax(scores, -1)
         self._att = att
-        # in float32: a bfloat16 product builds a kernel for each new (frames, positions) shape,
-        # ~18 ms at 1,000 entries, more than float32's whole product (~3 ms); lists and lengths
-        # change from call to call, so the bfloat16 kernel would rarely be reused
-        values = cat.extended(torch.float32, a)[1]
-        with torch.autocast("cpu", enabled=False):  # (autocast would make it bfloat16 again)
-            return att.float() @ values
+        return att.to(values.dtype) @ values  # under autocast the old path's product was bf16 too
