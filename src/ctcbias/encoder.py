@@ -254,20 +254,17 @@ def encode(enc: WhisperEncoder, audio: np.ndarray, bf16: bool = True, pad: float
     x = torch.as_tensor(audio, dtype=torch.float32)
     mel = log_mel(x)
     n = mel.shape[1] - mel.shape[1] % 2
-    starts = [0] if n <= WINDOW else list(range(0, n - OVERLAP, WINDOW - OVERLAP))
+    wins = windows(n, WINDOW, OVERLAP)
     if pad > 0:  # Whisper pads the waveform with zeros, so padded frames sit at the log-mel floor
-        mel = log_mel(F.pad(x, (0, max(0, (starts[-1] + WINDOW) * HOP - len(x)))))
-    ends = [min(s + WINDOW, n + int(pad * SAMPLE_RATE / HOP) // 2 * 2) for s in starts]
+        mel = log_mel(F.pad(x, (0, max(0, (wins[-1][0] + WINDOW) * HOP - len(x)))))
+    tail = int(pad * SAMPLE_RATE / HOP) // 2 * 2  # mel frames of zeros a window may run on into
     pieces: list[list[torch.Tensor]] = []
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        for i, (s, e) in enumerate(zip(starts, ends)):
-            m = mel[None, :, s:e]
-            if pad <= 0 and bucket(e - s, BUCKET, WINDOW) > e - s:  # (with ``pad`` the length is already fixed)
-                m = F.pad(m, (0, bucket(e - s, BUCKET, WINDOW) - (e - s)))
-                outs = enc(m, torch.tensor([e - s]))
-            else:
-                outs = enc(m)
-            lo = 0 if i == 0 else OVERLAP // 4  # encoder frames are 2 mel frames
-            hi = (WINDOW - OVERLAP) // 2 + OVERLAP // 4 if i < len(starts) - 1 else (n - s) // 2
-            pieces.append([o[0, lo:hi].float() for o in (outs[-1:] if last else outs)])
+        for s, e, lo, hi in wins:
+            e = min(s + WINDOW, e + tail)
+            size = bucket(e - s, BUCKET, WINDOW) if pad <= 0 else e - s  # (with ``pad`` it is already fixed)
+            outs = enc(F.pad(mel[None, :, s:e], (0, size - (e - s))), torch.tensor([e - s])) if size > e - s \
+                else enc(mel[None, :, s:e])
+            # encoder frames are 2 mel frames
+            pieces.append([o[0, lo // 2: hi // 2].float() for o in (outs[-1:] if last else outs)])
     return [torch.cat(layer) for layer in zip(*pieces)]

@@ -197,9 +197,11 @@ class Recognizer:
         k = self.stack.config.stack
         # long audio in overlapping windows, stitched (one attention over an hour would not fit in
         # memory, and training clips are far shorter); each window's frames rounded up to a
-        # bucket, the rest masked, as in the encoder (see encoder.BUCKET)
+        # bucket of 16 stack frames (0.64 s), the rest masked, as in the encoder (see encoder.BUCKET)
         wins = windows(len(feats) // k, STACK_WINDOW, STACK_OVERLAP)
-        heads: list[list[np.ndarray]] = [[], [], [], [], []]  # subword, inter, phone; attention, plain
+        heads: list[list[np.ndarray]] = [[], [], []]  # subword, inter, phone
+        att: list[np.ndarray] = []
+        plain: list[np.ndarray] = []
         hook = None
         for s, e, lo, hi in wins:
             t = (e - s) * k
@@ -210,11 +212,11 @@ class Recognizer:
             for out, head in zip(heads, (o.subword, o.inter, o.phone)):
                 out.append(head[0, lo:hi].float().numpy())
             if hook is not None and len(wins) > 1:  # read now: each window's hook holds (frames x positions)
-                heads[3].append(_attention(hook, lo, hi))
-                heads[4].append(_plain(hook, lo, hi))
-        post = Posteriors(*(np.concatenate(h) for h in heads[:3]), duration, hook if len(wins) == 1 else None)
-        if heads[3]:
-            post.__dict__["_attention"], post.__dict__["_plain"] = np.concatenate(heads[3]), np.concatenate(heads[4])
+                att.append(_attention(hook, lo, hi))
+                plain.append(_plain(hook, lo, hi))
+        post = Posteriors(*(np.concatenate(h) for h in heads), duration, hook if len(wins) == 1 else None)
+        if att:
+            post.__dict__["_attention"], post.__dict__["_plain"] = np.concatenate(att), np.concatenate(plain)
         if attention:
             _ = post.attention
         return post
@@ -423,6 +425,8 @@ def pieces(logp: np.ndarray, most: int = STACK_WINDOW, least: int = STACK_WINDOW
     >>> pieces(blank, most=10, least=2)
     [(0, 4), (4, 12)]
     """
+    if len(logp) <= most:  # (most calls: no argmax over every frame)
+        return [(0, len(logp))]
     blank = logp.argmax(-1) == 0
     out, s = [], 0
     while len(logp) - s > most:
