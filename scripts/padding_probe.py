@@ -9,7 +9,7 @@ error rate). Ways (see ``encoder.encode`` and ``training.features``):
 - ``tail5``: each clip followed by 5 s of zeros (a cheaper padding);
 - ``layer4``: plain, but the output of block 4 of 6 instead of the last (after ``ln_post``).
 
-    .venv/bin/python scripts/padding_probe.py --synth /work/data/synth --work /work/data/probe \\
+    .venv/bin/python scripts/padding_probe.py --synth data/synth --work data/probe \\
         --train-utts 1500 --epochs 6
 
 Needs the dev set and at least ``--train-utts`` synthesized training utterances (the training

@@ -1,6 +1,6 @@
 """Pick decoder weights on dev (dev entities, never the test sets or real speech).
 
-    .venv/bin/python scripts/tune_decoder.py --data /work/data/synth --n 120
+    .venv/bin/python scripts/tune_decoder.py --data data/synth --n 120
 
 Prints one line per setting tried: entity F1 and U-WER with 100- and 1000-entry dev lists.
 """
