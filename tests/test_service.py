@@ -121,6 +121,7 @@ LIST_MATRIX = [
     ("100k entries", "\n".join(f"name{i}" for i in range(100_000)), 422),  # ~1 MB: under the size limit
     ("bad JSON", '["Okafor", ', 422),
     ("JSON not strings", '[1, 2]', 422),
+    ("JSON object", '{"Okafor": 1}', 422),
 ]
 
 
@@ -140,6 +141,167 @@ def test_word_list_matrix(client, speech, name, words, status):
 def test_bad_bias_mode(client, speech):
     r = _post(client, _bytes(speech, 16000), bias="sideways")
     assert r.status_code == 422 and "bias must be one of" in r.json()["error"]
+
+
+def test_a_word_list_file_gives_the_same_answer_as_the_typed_list(client, speech):
+    typed = _post(client, _bytes(speech, 16000), words="\n".join(WORDS)).json()
+    r = client.post("/v1/transcribe", files={"audio": ("a.wav", _bytes(speech, 16000)),
+                                             "words": ("names.txt", "\n".join(WORDS).encode())})
+    assert r.status_code == 200, r.text
+    assert r.json()["text"] == typed["text"] and r.json()["words"] == typed["words"]
+
+
+# --- errors that never reach the model: a stand-in recognizer, and loading the real one fails ---
+
+class _Stub:
+    """Stands in for the model; it records the lists it was given and answers an empty transcript."""
+
+    adapter = None
+
+    def __init__(self):
+        self.lists = []
+
+    def resolve(self, options=None, **overrides):
+        from dataclasses import replace
+
+        from ctcbias.inference.recognizer import DecodingOptions
+
+        o = replace(options or DecodingOptions(), **overrides)
+        return replace(o, bias="decoder") if o.bias == "auto" else o
+
+    def transcribe(self, x, sample_rate=None, words=None, options=None, attention=False, **overrides):
+        from ctcbias.inference.recognizer import Result
+
+        self.lists.append(list(words or []))
+        return Result("", [], len(x) / sample_rate)
+
+
+@pytest.fixture
+def stub(monkeypatch):
+    from ctcbias.inference.recognizer import Recognizer
+
+    def no_model(*a, **k):
+        raise AssertionError("this check must not load the model")
+
+    monkeypatch.setattr(Recognizer, "load", no_model)
+    return _Stub()
+
+
+@pytest.fixture
+def bare(stub):
+    with TestClient(create_app(stub, Limits(max_request_bytes=1024 * 1024))) as c:
+        yield c
+
+
+HALF_SECOND = _bytes(np.zeros(8000, np.float32), 16000)
+
+# FastAPI's own checks (missing field, wrong type, not a form, wrong method): each a clear sentence
+# in the documented shape, not FastAPI's {"detail": [...]} with its internal names
+FRAMEWORK_ERRORS = [
+    ("audio missing", dict(data={"words": "Okafor"}), 422, "audio: missing"),
+    ("audio as text", dict(data={"audio": "call.wav"}), 422, "audio must be a file upload"),
+    ("compare=maybe", dict(files={"audio": ("a.wav", HALF_SECOND)}, data={"compare": "maybe"}), 422,
+     "compare must be true or false, not 'maybe'"),
+    ("attention=perhaps", dict(files={"audio": ("a.wav", HALF_SECOND)}, data={"attention": "perhaps"}), 422,
+     "attention must be true or false"),
+    ("JSON body", dict(json={"audio": "call.wav"}), 400, "takes a multipart/form-data request"),
+    ("broken multipart", dict(content=b"not a form", headers={"content-type": "multipart/form-data; boundary=b"}),
+     400, "cannot read the request as a multipart form"),
+]
+
+
+@pytest.mark.parametrize("name,kw,status,msg", FRAMEWORK_ERRORS, ids=[m[0] for m in FRAMEWORK_ERRORS])
+def test_framework_errors_in_the_documented_shape(bare, name, kw, status, msg):
+    r = bare.post("/v1/transcribe", **kw)
+    assert r.status_code == status, r.text
+    assert list(r.json()) == ["error"] and msg in r.json()["error"], r.text
+    assert not any(s in r.text for s in ("Field required", "loc", "body.", "UploadFile", "bool_parsing"))
+
+
+def test_unknown_pages_and_methods_in_the_documented_shape(bare):
+    r = bare.get("/v1/nothing")
+    assert r.status_code == 404 and r.json() == {"error": "no such page: /v1/nothing"}
+    r = bare.get("/v1/transcribe")
+    assert r.status_code == 405 and r.json() == {"error": "GET is not allowed on /v1/transcribe (use POST)"}
+
+
+def test_openapi_documents_the_error_shape(bare):
+    responses = bare.get("/openapi.json").json()["paths"]["/v1/transcribe"]["post"]["responses"]
+    for status in ("400", "413", "422"):
+        assert responses[status]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+
+
+@pytest.mark.parametrize("words,msg", [
+    ('{"Okafor": 1}', "a JSON object is not a word list"),
+    ('{"words": ["Okafor"]}', "a JSON object is not a word list"),
+    ("[1, 2]", "must hold only strings, not 1"),
+    ('["Okafor", ', "looks like JSON but does not parse"),
+])
+def test_word_lists_that_are_not_lists_are_422(bare, stub, words, msg):
+    for kw in (dict(data={"words": words}), dict(files={"words": ("names.txt", words.encode())})):
+        files = {"audio": ("a.wav", HALF_SECOND), **kw.get("files", {})}
+        r = bare.post("/v1/transcribe", files=files, data=kw.get("data"))
+        assert r.status_code == 422 and r.json()["error"].startswith("words: ") and msg in r.json()["error"], r.text
+    assert stub.lists == []  # nothing was decoded
+
+
+@pytest.mark.parametrize("content", [
+    "Okafor\nLisinopril\n\n  São Paulo  \n",
+    "\ufeffOkafor\nLisinopril\nSão Paulo",  # a Windows editor's byte-order mark
+    '["Okafor", "Lisinopril", "São Paulo"]',
+])
+def test_a_word_list_sent_as_a_file(bare, stub, content):
+    r = bare.post("/v1/transcribe", files={"audio": ("a.wav", HALF_SECOND),
+                                           "words": ("names.txt", content.encode("utf-8"))})
+    assert r.status_code == 200, r.text
+    assert stub.lists == [["Okafor", "Lisinopril", "São Paulo"]]
+
+
+def test_a_word_list_file_that_is_not_text_is_422(bare, stub):
+    r = bare.post("/v1/transcribe", files={"audio": ("a.wav", HALF_SECOND), "words": ("names.txt", b"\xff\xfe\x00O")})
+    assert r.status_code == 422 and r.json() == {"error": "words: the uploaded file is not UTF-8 text"}
+
+
+def test_a_chunked_upload_over_the_limit_is_413(bare):
+    sent = []
+
+    def body():  # a generator: httpx sends it chunked, with no Content-Length
+        for _ in range(40):
+            sent.append(1)
+            yield b"x" * 65536
+
+    r = bare.post("/v1/transcribe", content=body(), headers={"content-type": "multipart/form-data; boundary=b"})
+    assert "content-length" not in r.request.headers and r.request.headers["transfer-encoding"] == "chunked"
+    assert r.status_code == 413 and r.json() == {"error": "request larger than 1 MiB"}
+
+
+def test_a_chunked_upload_stops_being_read_once_over_the_limit(stub):
+    """At the ASGI level, where the body arrives chunk by chunk as from a server (the test client
+    reads a chunked body whole before it passes it on): a 413, and the rest is never read."""
+    import asyncio
+
+    app = create_app(stub, Limits(max_request_bytes=1024 * 1024))
+    head = (b'--b\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n")
+    chunks = [head] + [b"\0" * 65536] * 128  # 8 MiB of audio, 1 MiB allowed
+    read, sent = [], []
+
+    async def receive():
+        i = len(read)
+        read.append(i)
+        return {"type": "http.request", "body": chunks[i], "more_body": i + 1 < len(chunks)}
+
+    async def send(msg):
+        sent.append(msg)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/transcribe", "raw_path": b"/v1/transcribe", "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"multipart/form-data; boundary=b"), (b"transfer-encoding", b"chunked")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 413 and json.loads(sent[1]["body"]) == {"error": "request larger than 1 MiB"}
+    assert len(read) <= 1 + 1024 * 1024 // 65536 + 1  # up to the first chunk over the limit, no further
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
 
 
 # --- a real server on loopback ---------------------------------------------------------------

@@ -19,12 +19,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI, File, Form, UploadFile
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile as StarletteUpload  # what forms hold (FastAPI's is a subclass)
+from starlette.exceptions import HTTPException
 
 from ..audio import AudioError, load_audio
 from ..inference.biasing_list import BiasingListError
 from ..inference.recognizer import BIAS_MODES, DecodingOptions, Recognizer
+from ..inference.wordlist import check_word_list, parse_word_list
 
 __all__ = ["Limits", "create_app"]
 
@@ -52,20 +57,38 @@ class _BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await _too_big(self.limit, send)
-        seen = 0
+        seen, over, answered = 0, False, False
 
         async def counted():
-            nonlocal seen
+            nonlocal seen, over
+            if over:
+                raise _TooBig()
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.limit:
+                if seen > self.limit:  # stop reading here: nothing more of the body is taken in
+                    over = True
                     raise _TooBig()
             return msg
 
+        async def answer(msg):
+            nonlocal answered
+            if over:
+                # FastAPI turns any failure while reading a form (ours included) into its own 400;
+                # once the body went over the limit, the answer is the 413, whatever the app says
+                if not answered:
+                    answered = True
+                    await _too_big(self.limit, send)
+                return
+            if msg["type"] == "http.response.start":
+                answered = True
+            await send(msg)
+
         try:
-            await self.app(scope, counted, send)
+            await self.app(scope, counted, answer)
         except _TooBig:
+            pass
+        if over and not answered:
             await _too_big(self.limit, send)
 
 
@@ -80,26 +103,18 @@ async def _too_big(limit: int, send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def parse_words(raw: str | None, limits: Limits) -> list[str]:
-    """The ``words`` form field: a JSON list of strings, or one entry a line."""
-    if raw is None or not raw.strip():
-        return []
-    text = raw.strip()
-    if text.startswith("["):
+def parse_words(raw: str | bytes | None, limits: Limits) -> list[str]:
+    """The ``words`` field, typed or an uploaded file: a JSON list of strings, or one entry a line."""
+    if isinstance(raw, bytes):
         try:
-            words = json.loads(text)
-        except ValueError as e:
-            raise BiasingListError(f"words: looks like JSON but does not parse ({e.msg})") from None
-        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-            raise BiasingListError("words: a JSON value must be a list of strings")
-    else:
-        words = [l.strip() for l in text.splitlines() if l.strip()]
-    if len(words) > limits.max_entries:
-        raise BiasingListError(f"words: {len(words):,} entries; this service takes at most {limits.max_entries:,}")
-    for w in words:
-        if len(w) > limits.max_entry_chars:
-            raise BiasingListError(f"words: an entry of {len(w)} characters (limit {limits.max_entry_chars}): "
-                                   f"{w[:40]!r}...")
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BiasingListError("words: the uploaded file is not UTF-8 text") from None
+    try:
+        words = parse_word_list(raw or "")
+        check_word_list(words, limits.max_entries, limits.max_entry_chars)
+    except BiasingListError as e:
+        raise BiasingListError(f"words: {e}") from None
     return words
 
 
@@ -113,6 +128,22 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
     app = FastAPI(title="ctcbias", version=_version(), lifespan=lifespan,
                   description="Speech recognition that learns your words at inference time.")
     app.add_middleware(_BodyLimit, limit=limits.max_request_bytes)
+
+    # every 4xx in the documented shape, {"error": "..."}, FastAPI's own answers included
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(*_validation_message(request, exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        allow = (getattr(exc, "headers", None) or {}).get("Allow")
+        msg = {404: f"no such page: {request.url.path}",
+               405: f"{request.method} is not allowed on {request.url.path}" + (f" (use {allow})" if allow else "")
+               }.get(exc.status_code, str(exc.detail))
+        if exc.status_code == 400 and request.url.path == "/v1/transcribe":
+            msg = f"cannot read the request as a multipart form ({exc.detail})"
+        return JSONResponse({"error": msg}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
     state = {"rec": recognizer}
     gate = threading.BoundedSemaphore(limits.concurrent)
     lock = threading.Lock()
@@ -133,22 +164,31 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
     def page() -> str:
         return (STATIC / "index.html").read_text(encoding="utf-8")
 
-    @app.post("/v1/transcribe", responses={413: {"description": "request too large"},
-                                           422: {"description": "unreadable audio or a bad word list"}})
+    @app.post("/v1/transcribe", responses={
+        400: {"model": ErrorBody, "description": "not a multipart/form-data request"},
+        413: {"model": ErrorBody, "description": "request too large"},
+        422: {"model": ErrorBody, "description": "missing or bad fields, unreadable audio or a bad word list"}})
     def transcribe(audio: UploadFile = File(..., description="audio in any format soundfile reads"),
-                   words: str | None = Form(None, description="JSON list of strings, or one entry a line"),
+                   words: UploadFile | str | None = Form(None, description="JSON list of strings, or one entry a "
+                                                                           "line; typed or a file (-F words=@names.txt)"),
                    bias: str = Form("auto", description=f"one of {', '.join(BIAS_MODES)}"),
                    compare: bool = Form(False, description="also return the transcript without the list"),
                    attention: bool = Form(False, description="also return the adapter's attention plot (PNG)")):
         """Transcribe one recording with this request's word list."""
         if bias not in BIAS_MODES:
             return _error(422, f"bias must be one of {', '.join(BIAS_MODES)}")
+        try:
+            wlist = parse_words(words.file.read() if isinstance(words, StarletteUpload) else words, limits)
+        except BiasingListError as e:
+            return _error(422, str(e))
+        finally:
+            if isinstance(words, StarletteUpload):
+                words.file.close()
         r = rec()
         opts = r.resolve(DecodingOptions(bias=bias))
         if opts.bias in ("encoder", "joint") and r.adapter is None:
             return _error(422, f"bias={opts.bias!r} needs the contextual adapter, which this model lacks")
         try:
-            wlist = parse_words(words, limits)
             data = audio.file.read()
             with gate:  # decoded audio and model state exist for at most `concurrent` requests at once
                 x = load_audio(data, max_seconds=limits.max_audio_seconds)
@@ -172,8 +212,38 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
     return app
 
 
+class ErrorBody(BaseModel):
+    """Every 4xx answer: what is wrong, in one sentence."""
+    error: str
+
+
 def _error(status: int, msg: str) -> JSONResponse:
     return JSONResponse({"error": msg}, status_code=status)
+
+
+_AUDIO_HINT = "send the recording as a file field named audio (curl -F audio=@call.wav)"
+
+
+def _validation_message(request: Request, exc: RequestValidationError) -> tuple[int, str]:
+    """One sentence for FastAPI's list of validation errors, without its internal names."""
+    ctype = request.headers.get("content-type", "")
+    if request.method == "POST" and not ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        return 400, (f"{request.url.path} takes a multipart/form-data request (curl -F audio=@call.wav "
+                     f"-F words=@names.txt), not {ctype.split(';')[0] or 'a body without a content type'}")
+    parts = []
+    for err in exc.errors():
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "header")]
+        field = ".".join(loc) or "request"
+        kind, given = err.get("type", ""), err.get("input")
+        if kind == "missing":
+            parts.append(f"{field}: missing; " + (_AUDIO_HINT if field == "audio" else "this field is required"))
+        elif kind == "bool_parsing":
+            parts.append(f"{field} must be true or false, not {given!r}")
+        elif field == "audio":
+            parts.append(f"audio must be a file upload, not a text field; {_AUDIO_HINT}")
+        else:
+            parts.append(f"{field}: {err.get('msg', 'invalid value').removeprefix('Value error, ')}")
+    return 422, "; ".join(dict.fromkeys(parts)) or "invalid request"
 
 
 def _version() -> str:
