@@ -29,8 +29,9 @@ def data(
         typer.echo(f"unknown action {action!r}: use 'build'", err=True)
         raise typer.Exit(2)
     from .data.build import DEV_SETS, TEST_SETS, BuildConfig, build
+    from .data.games import GAME_SETS  # real game speech: --only games-train --only games-dev
 
-    unknown = set(only or []) - {"train", *DEV_SETS, *TEST_SETS}
+    unknown = set(only or []) - {"train", *DEV_SETS, *TEST_SETS, *GAME_SETS}
     if unknown:
         typer.echo(f"unknown set(s): {', '.join(sorted(unknown))}", err=True)
         raise typer.Exit(2)

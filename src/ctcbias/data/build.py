@@ -170,6 +170,13 @@ def build(cfg: BuildConfig, only: list[str] | None = None) -> dict[str, dict]:
     """Plan, synthesize (resuming), and write ``<set>.jsonl`` manifests; returns per-set stats."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    if only and {"games-train", "games-dev"} & set(only):  # real game speech: its own pipeline (ctcbias.data.games)
+        from .games import GAME_SETS, build_games
+
+        stats = build_games(out, jobs=cfg.jobs)
+        only = [s for s in only if s not in GAME_SETS]
+        if not only:
+            return stats
     sets = plan(cfg)
     stats = {}
     for name, items in sets.items():
