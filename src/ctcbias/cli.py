@@ -319,6 +319,11 @@ def transcribe(
         raise typer.Exit(1)
 
 
+from .batch import command as _batch  # noqa: E402  (its implementation lives in batch.py)
+
+app.command("batch")(_batch)
+
+
 @app.command()
 def bench(
     suite: str = typer.Argument("all", help="all: the full report (bench/RESULTS.md); base: the base model's "
