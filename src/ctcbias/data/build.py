@@ -8,6 +8,9 @@ recorded in ``<set>.done.jsonl`` and skipped on the next run). Sets:
 - ``dev-heldout``: the same dev utterances spoken by the held-out voices, which the stack never
   trained on (the dev voices are training voices, so dev hides what a new voice does to biasing).
   These are the test sets' voices: tune few numbers on it; it shares no text, entity or list with them.
+- ``dev-kokoro`` (when ``kokoro_share > 0``): the dev utterances in held-out Kokoro pseudo-speakers.
+  In ``train``, ``kokoro_share`` of the utterances are Kokoro pseudo-speakers and ``heavy_augment``
+  adds pitch shift, band limit and codec ops, each on its own per-utterance stream (the texts stay).
 - ``medical-test`` / ``names-test``: held-out voices, reserved entities only, eval-only patterns,
   and per utterance biasing lists of 100 and 1000 entries (its entities + same-domain distractors).
 """
@@ -25,19 +28,19 @@ from pathlib import Path
 import soundfile as sf
 from tqdm import tqdm
 
-from .augment import apply_augment, plan_augment
+from .augment import apply_augment, heavier, plan_augment
 from .catalogs import DOMAIN_KINDS, ReservedGate, entity_hash, load_catalog
 from .patterns import PATTERNS
 from .sentences import fill, patterns_for
 from .text import carrier_sentences, split_of, word_counts
-from .voices import Voice, pick_voice, synthesize, voice_id
+from .voices import Voice, kokoro_or, pick_voice, synthesize, voice_id
 
 __all__ = ["BuildConfig", "sources", "plan", "build"]
 
 _SEC_PER_WORD = 0.31  # measured on the dev set (training voices): 0.324 s/word; planning only
 TEST_SETS = {"medical-test": ("medical", ["medical"]), "names-test": ("names", ["politics", "assistant"])}
 # dev: the training voices (tuning, the lookup's judge); dev-heldout: the same utterances in the held-out voices
-DEV_SETS = ("dev", "dev-heldout")
+DEV_SETS = ("dev", "dev-heldout", "dev-kokoro")  # dev-kokoro: dev in held-out Kokoro pseudo-speakers (kokoro_share > 0)
 BIAS_SIZES = (100, 1000)
 
 
@@ -50,6 +53,10 @@ class BuildConfig:
     entity_share: float = 0.55
     seed: int = 0
     jobs: int = os.cpu_count() or 1
+    # share of training utterances spoken by Kokoro pseudo-speakers instead of the robotic voices, and the
+    # heavier training augmentation (pitch, band limit, codec); 0 / False give the plan of before, bit for bit
+    kokoro_share: float = 0.4
+    heavy_augment: bool = True
 
 
 def _dev_entity(display: str) -> bool:
@@ -95,12 +102,20 @@ def plan(cfg: BuildConfig) -> dict[str, list[dict]]:
                 item = {"display": disp, "text": norm, "entities": [], "domain": f"carrier:{src}"}
             item.update(id=f"{split}-{len(items):06d}", split=split, voice=pick_voice(rng, held_out=False),
                         augment=plan_augment(rng, "train" if split == "train" else "light"))
+            if split == "train":  # own stream per utterance (kokoro_or, heavier): the plan's stream is untouched
+                key = f"{cfg.seed}:{item['id']}"
+                item.update(voice=kokoro_or(item["voice"], key, cfg.kokoro_share),
+                            augment=heavier(item["augment"], key, cfg.heavy_augment))
             items.append(item)
             secs += len(item["text"].split()) * _SEC_PER_WORD
         sets[split] = items
     rng = random.Random(f"{cfg.seed}:dev-heldout")
     sets["dev-heldout"] = [{**it, "id": it["id"].replace("dev-", "dev-heldout-", 1), "split": "dev-heldout",
                             "voice": pick_voice(rng, held_out=True)} for it in sets["dev"]]
+    if cfg.kokoro_share > 0:  # the dev utterances in held-out Kokoro pseudo-speakers (a seed range training never uses)
+        sets["dev-kokoro"] = [{**it, "id": it["id"].replace("dev-", "dev-kokoro-", 1), "split": "dev-kokoro",
+                               "voice": kokoro_or({}, f"{cfg.seed}:{it['id']}", 1.0, held_out=True)}
+                              for it in sets["dev"]]
     for name, (dom, pattern_domains) in TEST_SETS.items():
         rng = random.Random(f"{cfg.seed}:{name}")
         # one display form may be several kinds ("Gordon": first name and surname): list it once

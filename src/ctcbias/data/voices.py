@@ -1,7 +1,9 @@
 """Speech synthesizers and the fixed train / held-out voice split.
 
-Every engine is driven as a subprocess (or, for piper, in process) and returns float32 audio at
-16 kHz. Held-out voices never reach a training manifest.
+Every engine is driven as a subprocess (or, for piper and kokoro, in process) and returns float32
+audio at 16 kHz. Held-out voices never reach a training manifest. Kokoro neural pseudo-speakers
+(``ctcbias.data.kokoro``) replace a share of the training utterances' voices
+(:func:`kokoro_or`); held-out pseudo-speakers come from a disjoint seed range.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-__all__ = ["Voice", "TRAIN_VOICES", "HELDOUT_VOICES", "synthesize", "SAMPLE_RATE", "pick_voice"]
+__all__ = ["Voice", "TRAIN_VOICES", "HELDOUT_VOICES", "synthesize", "SAMPLE_RATE", "pick_voice", "kokoro_or",
+           "voice_id"]
 
 SAMPLE_RATE = 16000
 ESPEAK_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
@@ -28,7 +31,7 @@ _ODD_VARIANTS = ("robot", "robosoft", "demonic", "whisper", "croak", "tweaky")
 
 @dataclass(frozen=True)
 class Voice:
-    engine: str  # espeak | mbrola | flite | festival | pico | piper
+    engine: str  # espeak | mbrola | flite | festival | pico | piper | kokoro
     name: str
     weight: float = 1.0
 
@@ -70,7 +73,25 @@ def pick_voice(rng: random.Random, held_out: bool) -> dict:
     return spec
 
 
+def kokoro_or(spec: dict, key: str, share: float, held_out: bool = False) -> dict:
+    """``spec``, or with probability ``share`` a Kokoro pseudo-speaker in its place.
+
+    The draw comes from its own stream seeded by ``key`` (one per utterance), not the plan's
+    stream, so the texts and the other utterances' voices stay what they were without Kokoro;
+    ``share=0`` returns ``spec`` untouched."""
+    if share <= 0:
+        return spec
+    rng = random.Random(f"kokoro:{key}")
+    if rng.random() >= share:
+        return spec
+    from . import kokoro
+
+    return kokoro.pick_speaker(rng, held_out=held_out)
+
+
 def voice_id(spec: dict) -> str:
+    if spec["engine"] == "kokoro":  # one id per pseudo-speaker: kokoro:mix-<seed>
+        return f"kokoro:{spec['name']}-{spec['seed']}"
     return f"{spec['engine']}:{spec['name']}" + (f"+{spec['variant']}" if spec.get("variant") else "")
 
 
@@ -99,6 +120,10 @@ def synthesize(spec: dict, text: str) -> np.ndarray:
         chunks = list(v.synthesize(text, syn_config=SynthesisConfig(length_scale=1.0 / rate)))
         audio = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
         return _to16k(audio, v.config.sample_rate)
+    if eng == "kokoro":
+        from . import kokoro
+
+        return kokoro.synthesize(spec, text)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "o.wav")
         if eng in ("espeak", "mbrola"):
