@@ -6,11 +6,55 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Teach a CTC recognizer new words at inference time.")
+# what people type for an option, mapped to the option that does it
+_ALIASES = {"output": "--out", "output-file": "--out", "output-dir": "--out-dir", "outdir": "--out-dir",
+            "word-list": "--words", "wordlist": "--words", "words-file": "--words", "list": "--words",
+            "plot": "--attention-plot", "attention": "--attention-plot"}
+
+
+def _suggest(typed: str, ctx) -> str | None:
+    """The option meant by an unknown ``typed`` one: a known alias, the one option it abbreviates,
+    the longest option it extends, or one spelled almost alike; else none. (Click offers every
+    option that looks a little alike: ``--bais`` got ``--bias, --manifest``.)"""
+    import difflib
+
+    params = ctx.command.params if ctx is not None else []
+    longs = [o for p in params for o in (*p.opts, *getattr(p, "secondary_opts", ())) if o[:2] == "--"]
+    names = {o[2:]: o for o in longs}
+    name = typed.lstrip("-").lower()
+    if _ALIASES.get(name) in longs:
+        return _ALIASES[name]
+    abbreviates = [o for n, o in names.items() if n.startswith(name)] if len(name) >= 3 else []
+    if len(abbreviates) == 1:
+        return abbreviates[0]
+    extends = [o for n, o in names.items() if len(n) >= 3 and name.startswith(n)]
+    if extends:
+        return max(extends, key=len)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return names[close[0]] if close else None
+
+
+class _Group(TyperGroup):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Exception as e:
+            # a subcommand's unknown option (click's NoSuchOption; typer ships its own copy of
+            # click, so it is known by its fields): a sensible suggestion or none
+            if hasattr(e, "possibilities") and hasattr(e, "option_name"):
+                best, e.possibilities = _suggest(e.option_name, getattr(e, "ctx", None)), None
+                if best:
+                    e.message = f"{e.message}; did you mean {best}?"
+            raise
+
+
+app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True,
+                  help="Teach a CTC recognizer new words at inference time.")
 
 
 @app.command()
@@ -158,15 +202,110 @@ def train_lookup(
     typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden), indent=2))
 
 
+def _usage(msg: str) -> NoReturn:
+    """Bad usage: one line on stderr, exit 2."""
+    typer.echo(msg, err=True)
+    raise typer.Exit(2)
+
+
 def _read_words(words_file: Optional[Path], word: Optional[list[str]]) -> list[str]:
-    out = list(word or [])
+    """``--word`` entries and the ``--words`` file's (a JSON list of strings or one entry a line),
+    checked against the list limits; a problem exits 2 with one line."""
+    from .inference.wordlist import BiasingListError, check_word_list, parse_word_list
+
+    out = [w.strip() for w in word or [] if w.strip()]
     if words_file is not None:
+        if words_file.is_dir():
+            _usage(f"--words {words_file}: is a folder, not a word list file")
         try:
-            out += [l.strip() for l in words_file.read_text(encoding="utf-8").splitlines() if l.strip()]
-        except (OSError, UnicodeDecodeError) as e:
-            typer.echo(f"{words_file}: cannot read the word list ({e})", err=True)
-            raise typer.Exit(2)
+            out += parse_word_list(words_file.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            _usage(f"--words {words_file}: not UTF-8 text")
+        except OSError as e:
+            _usage(f"--words {words_file}: {_os_why(e)}")
+        except BiasingListError as e:
+            _usage(f"--words {words_file}: {e}")
+    try:
+        check_word_list(out)
+    except BiasingListError as e:
+        _usage(f"word list: {e}")
     return out
+
+
+def _os_why(e: OSError) -> str:
+    """An OS error in a few words, without the path (the caller's line names it once)."""
+    return {FileNotFoundError: "no such file", IsADirectoryError: "is a folder",
+            PermissionError: "permission denied"}.get(type(e), (e.strerror or str(e)).lower())
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why a file cannot be written at ``path`` (checked before the model loads), or None."""
+    if path.is_dir():
+        return "is a folder"
+    parent = path.parent
+    if not parent.exists():
+        return f"no such folder {parent}"
+    if not parent.is_dir():
+        return f"{parent} is not a folder"
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        return "permission denied"
+    return None
+
+
+def _unusable_dir(d: Path) -> str | None:
+    """Why ``d`` cannot be (created and) written as an output folder, or None."""
+    if d.exists():
+        if not d.is_dir():
+            return "is a file, not a folder"
+        return None if os.access(d, os.W_OK) else "permission denied"
+    up = d.parent
+    while not up.exists():
+        up = up.parent
+    if not up.is_dir():
+        return f"cannot be created: {up} is a file"
+    return None if os.access(up, os.W_OK) else f"cannot be created in {up}: permission denied"
+
+
+def _audio_why(e: Exception, path: Path) -> str:
+    """An audio error's message without the path it may start with (the error line names it once)."""
+    msg = str(e)
+    for prefix in (f"{path}: ", "audio: "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
+
+
+def _read_manifest(manifest: Path, words: list[str]) -> list[dict]:
+    """The manifest's jobs, ``{"id", "audio", "path", "words"}``; a bad line exits 2 with its number."""
+    if manifest.is_dir():
+        _usage(f"--manifest {manifest}: is a folder, not a JSON lines file")
+    try:
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        _usage(f"--manifest {manifest}: not UTF-8 text")
+    except OSError as e:
+        _usage(f"--manifest {manifest}: {_os_why(e)}")
+    from .inference.wordlist import BiasingListError, check_word_list
+
+    jobs = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            it = json.loads(line)
+            p = Path(it["audio"])
+        except (ValueError, KeyError, TypeError):
+            _usage(f"{manifest}:{n}: not a JSON object with an \"audio\" field")
+        own = it.get("words", words)
+        if not isinstance(own, list) or not all(isinstance(w, str) for w in own):
+            _usage(f"{manifest}:{n}: \"words\" must be a list of strings")
+        try:
+            check_word_list(own)
+        except BiasingListError as e:
+            _usage(f"{manifest}:{n}: \"words\": {e}")
+        jobs.append({"id": it.get("id", str(n)), "audio": it["audio"],
+                     "path": p if p.is_absolute() else manifest.parent / p, "words": own})
+    return jobs
 
 
 FORMATS = ("text", "json", "srt", "vtt")
@@ -178,11 +317,13 @@ def transcribe(
     fmt: str = typer.Option("text", "--format", "-f", help="text | json (one object per file) | srt | vtt"),
     as_json: bool = typer.Option(False, "--json", help="same as --format json"),
     manifest: Optional[Path] = typer.Option(None, help='JSON lines {"id", "audio", "words"} to transcribe'),
-    out: Optional[Path] = typer.Option(None, help="with --manifest: write JSON lines here (default stdout)"),
-    out_dir: Optional[Path] = typer.Option(None, help="srt / vtt for several files: one file each, written here"),
+    out: Optional[Path] = typer.Option(None, help="write the output here instead of stdout (JSON lines with --manifest)"),
+    out_dir: Optional[Path] = typer.Option(None, help="one file per audio file, written here: <name>.txt, .json, "
+                                                      ".srt or .vtt as --format says"),
     model: Optional[Path] = typer.Option(None, help="trained model folder (default: the shipped one)"),
     encoder: Optional[Path] = typer.Option(None, help="CTranslate2 Whisper model.bin or folder (default: Whisper-base)"),
-    words_file: Optional[Path] = typer.Option(None, "--words", help="biasing list, one entry a line"),
+    words_file: Optional[Path] = typer.Option(None, "--words", help="biasing list file: one entry a line, or a "
+                                                                    "JSON list of strings"),
     word: Optional[list[str]] = typer.Option(None, "--word", help="a biasing entry (repeatable)"),
     bias: str = typer.Option("auto", help="none | decoder | encoder (adapter) | joint | auto (joint when the "
                                           "model has an adapter, else decoder)"),
@@ -200,22 +341,41 @@ def transcribe(
 
     Exit codes: 0 all transcribed; 1 some inputs failed (their errors on stderr, the rest done);
     2 bad usage (options, word list, manifest); 3 the model could not be loaded."""
+    # usage first, all of it before the model loads (seconds): a mistake costs one line, at once
     fmt = "json" if as_json else fmt
     if fmt not in FORMATS:
-        typer.echo(f"--format must be one of {', '.join(FORMATS)}", err=True)
-        raise typer.Exit(2)
+        _usage(f"--format must be one of {', '.join(FORMATS)}")
     if not audio and manifest is None:
-        typer.echo("give audio files or --manifest", err=True)
-        raise typer.Exit(2)
+        _usage("give audio files or --manifest")
     if manifest is not None and fmt in ("srt", "vtt"):
-        typer.echo("--manifest writes JSON lines; --format srt/vtt is for audio files", err=True)
-        raise typer.Exit(2)
+        _usage("--manifest writes JSON lines; --format srt/vtt is for audio files")
+    if manifest is not None and out_dir is not None:
+        _usage("--manifest writes JSON lines to --out or stdout; --out-dir is for audio files")
+    if out is not None and out_dir is not None:
+        _usage("--out (everything in one file) or --out-dir (one file per audio file), not both")
     if fmt in ("srt", "vtt") and len(audio or []) > 1 and out_dir is None:
-        typer.echo(f"--format {fmt} with several files needs --out-dir", err=True)
-        raise typer.Exit(2)
-    if attention_plot is not None and (len(audio or []) != 1 or manifest is not None):
-        typer.echo("--attention-plot takes exactly one audio file", err=True)
-        raise typer.Exit(2)
+        _usage(f"--format {fmt} with several files needs --out-dir")
+    if attention_plot is not None:
+        if len(audio or []) != 1 or manifest is not None:
+            _usage("--attention-plot takes exactly one audio file")
+        if bias in ("none", "decoder"):
+            _usage(f"--attention-plot draws the contextual adapter's attention; --bias {bias} does not use the "
+                   "adapter (use encoder, joint or auto)")
+    for flag, path in (("--out", out), ("--attention-plot", attention_plot)):
+        if path is not None and (why := _unwritable(path)):
+            _usage(f"{flag} {path}: {why}")
+    if out_dir is not None:
+        if why := _unusable_dir(out_dir):
+            _usage(f"--out-dir {out_dir}: {why}")
+        stems = [Path(a).stem for a in audio or []]
+        if dup := next((x for x in stems if stems.count(x) > 1), None):
+            _usage(f"--out-dir: several audio files are named {dup!r}; their outputs would overwrite each other")
+    words = _read_words(words_file, word)
+    if attention_plot is not None and not words:
+        _usage("--attention-plot needs a word list (--words or --word): the adapter attends over its entries")
+    jobs: list[dict] = [{"audio": str(a), "path": a, "words": words} for a in audio or []]
+    if manifest is not None:
+        jobs += _read_manifest(manifest, words)
     from .inference.recognizer import NO_GUARDS, DecodingOptions
 
     try:
@@ -223,27 +383,7 @@ def transcribe(
                                techniques=tuple(t.strip() for t in techniques.split(",") if t.strip()),
                                **({} if guard else NO_GUARDS))
     except ValueError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2)
-    words = _read_words(words_file, word)
-    jobs: list[dict] = [{"audio": str(a), "path": a, "words": words} for a in audio or []]
-    if manifest is not None:
-        try:
-            lines = manifest.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as e:
-            typer.echo(f"{manifest}: cannot read ({getattr(e, 'strerror', None) or e})", err=True)
-            raise typer.Exit(2)
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                it = json.loads(line)
-                p = Path(it["audio"])
-            except (ValueError, KeyError, TypeError):
-                typer.echo(f"{manifest}:{n}: not a JSON object with an \"audio\" field", err=True)
-                raise typer.Exit(2)
-            jobs.append({"id": it.get("id", str(n)), "audio": it["audio"],
-                         "path": p if p.is_absolute() else manifest.parent / p, "words": it.get("words", words)})
+        _usage(str(e))
     from tqdm import tqdm
 
     from .audio import AudioError
@@ -257,8 +397,9 @@ def transcribe(
         raise typer.Exit(3)
     opts = rec.resolve(opts)
     if opts.bias in ("encoder", "joint") and rec.adapter is None:
-        typer.echo(f"--bias {opts.bias}: {rec.model_dir} has no contextual adapter; use decoder or none", err=True)
-        raise typer.Exit(2)
+        _usage(f"--bias {opts.bias}: {rec.model_dir} has no contextual adapter; use decoder or none")
+    if attention_plot is not None and rec.adapter is None:
+        _usage(f"--attention-plot: {rec.model_dir} has no contextual adapter, so there is no attention to draw")
     if words and manifest is None:  # one list for all files: check it (and compile it) once
         try:
             words = rec.compile(words, opts)
@@ -269,49 +410,68 @@ def transcribe(
             typer.echo(f"word list: skipped {raw!r}: {why}", err=True)
         for job in jobs:
             job["words"] = words
+    # the checks above make these rare (a full disk, a folder removed meanwhile): one line, not a traceback
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    sink = open(out, "w", encoding="utf-8") if out else sys.stdout
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            _usage(f"--out-dir {out_dir}: {_os_why(e)}")
+    try:
+        sink = open(out, "w", encoding="utf-8") if out else sys.stdout
+    except OSError as e:
+        _usage(f"--out {out}: {_os_why(e)}")
+    json_lines = fmt == "json" or manifest is not None
     failed = 0
+
+    def fail(job: dict, why: str) -> None:
+        nonlocal failed
+        failed += 1
+        tqdm.write(f"error: {job['audio']}: {why}", file=sys.stderr)  # on a line of its own, not after the bar
+        if json_lines and out_dir is None:  # JSON lines keep one line per input, failed ones included
+            print(json.dumps({**({"id": job["id"]} if "id" in job else {}), "audio": job["audio"], "error": why},
+                             ensure_ascii=False), file=sink, flush=True)
+
     try:
         for job in tqdm(jobs, unit="file", disable=len(jobs) < 2, file=sys.stderr):
+            if job["path"].is_dir():
+                fail(job, "is a folder, not an audio file")
+                continue
             try:
                 r = rec.transcribe(job["path"], words=job["words"], options=opts,
                                    attention=attention_plot is not None)
             except (AudioError, BiasingListError) as e:
-                failed += 1
-                typer.echo(f"error: {job['audio']}: {e}", err=True)
-                if fmt == "json" or manifest is not None:
-                    rec_out = {"audio": job["audio"], "error": str(e)}
-                    if "id" in job:
-                        rec_out = {"id": job["id"], **rec_out}
-                    print(json.dumps(rec_out, ensure_ascii=False), file=sink, flush=True)
+                fail(job, _audio_why(e, job["path"]))
                 continue
             if not r.text:  # an empty line alone would look like a failure
-                typer.echo(f"note: {job['audio']}: no speech found (silent or too unclear)", err=True)
-            if fmt == "json" or manifest is not None:
-                obj = {"audio": job["audio"], **r.to_dict()}
-                if "id" in job:
-                    obj = {"id": job["id"], **obj}
-                print(json.dumps(obj, ensure_ascii=False), file=sink, flush=True)
+                tqdm.write(f"note: {job['audio']}: no speech found (silent or too unclear)", file=sys.stderr)
+            if json_lines:
+                obj = {**({"id": job["id"]} if "id" in job else {}), "audio": job["audio"], **r.to_dict()}
+                text = json.dumps(obj, ensure_ascii=False) + "\n"
             elif fmt in ("srt", "vtt"):
                 from .inference.formats import to_srt, to_vtt
 
-                sub = (to_srt if fmt == "srt" else to_vtt)(r)
-                if out_dir is not None:
-                    (out_dir / f"{Path(job['audio']).stem}.{fmt}").write_text(sub, encoding="utf-8")
-                else:
-                    print(sub, end="", file=sink, flush=True)
+                text = (to_srt if fmt == "srt" else to_vtt)(r)
             else:
-                print(r.text if len(jobs) == 1 else f"{job['audio']}\t{r.text}", file=sink, flush=True)
+                text = (r.text if len(jobs) == 1 or out_dir is not None else f"{job['audio']}\t{r.text}") + "\n"
+            if out_dir is not None:
+                dest = out_dir / f"{Path(job['audio']).stem}.{'txt' if fmt == 'text' else fmt}"
+                try:
+                    dest.write_text(text, encoding="utf-8")
+                except OSError as e:
+                    fail(job, f"cannot write {dest}: {_os_why(e)}")
+                    continue
+            else:
+                print(text, end="", file=sink, flush=True)
             if attention_plot is not None:
                 if r.attention is None:
-                    typer.echo("no attention to plot: it needs a word list and --bias encoder or joint", err=True)
-                    failed += 1
-                else:
-                    from .inference.attention_plot import plot_attention
+                    fail(job, "no attention to plot (silent audio, or a model without a contextual adapter)")
+                    continue
+                from .inference.attention_plot import plot_attention
 
+                try:
                     plot_attention(r, attention_plot)
+                except OSError as e:
+                    fail(job, f"cannot write the attention plot {attention_plot}: {_os_why(e)}")
     finally:
         if out:
             sink.close()
