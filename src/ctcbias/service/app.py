@@ -98,8 +98,10 @@ class _TooBig(Exception):
 
 async def _too_big(limit: int, send) -> None:
     body = json.dumps({"error": f"request larger than {limit // (1024 * 1024)} MiB"}).encode()
+    # "connection: close": the server drops the connection instead of reading the rest of the body
     await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 
 
