@@ -302,6 +302,7 @@ def test_a_chunked_upload_stops_being_read_once_over_the_limit(stub):
     assert sent[0]["status"] == 413 and json.loads(sent[1]["body"]) == {"error": "request larger than 1 MiB"}
     assert len(read) <= 1 + 1024 * 1024 // 65536 + 1  # up to the first chunk over the limit, no further
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert (b"connection", b"close") in sent[0]["headers"]  # the server drops the rest instead of reading it
 
 
 # --- a real server on loopback ---------------------------------------------------------------
