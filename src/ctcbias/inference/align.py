@@ -112,12 +112,45 @@ class KeywordGraph:
 def ctc_keyword_scores(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keyword spotting: for each sequence of ``graph``, its best CTC alignment anywhere in the
     utterance, scored against the unconstrained best path on the same frames (0: the best path
-    itself says it; more negative: less likely). Returns (score, first frame, last frame).
+    itself says it; more negative: less likely). Returns (score, first frame, last frame)."""
+    K = len(graph.first)
+    ends, starts = ctc_keyword_track(logp, graph)
+    if not len(ends):
+        return np.full(K, -np.inf), np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
+    T = len(ends)
+    # the best end per keyword; on ties the later one, so the span covers the whole last unit
+    at = T - 1 - ends[::-1].argmax(0)
+    k = np.arange(K)
+    best, first, last = ends[at, k].astype(np.float64), starts[at, k], at
+    best[graph.lengths == 0] = -np.inf  # an empty keyword is nowhere, not everywhere
+    return best, first, last
+
+
+def best_in_window(ends: np.ndarray, starts: np.ndarray, keys, a: int, b: int) -> tuple[float, int, int]:
+    """The best of keywords ``keys`` whose alignment lies inside frames ``a..b``, from
+    :func:`ctc_keyword_track`'s tables: (score, first frame, last frame); score -inf if none fits.
+
+    >>> ends = np.array([[-1.0], [-0.5], [-3.0]], dtype=np.float32); starts = np.array([[0], [0], [2]])
+    >>> best_in_window(ends, starts, [0], 0, 2), best_in_window(ends, starts, [0], 1, 2)
+    ((-0.5, 0, 1), (-3.0, 2, 2))
+    """
+    e, s = ends[a:b + 1][:, keys], starts[a:b + 1][:, keys]
+    e = np.where(s >= a, e, -np.inf)
+    if not e.size or not np.isfinite(e).any():
+        return -np.inf, a, b
+    t, j = np.unravel_index(int(np.argmax(e)), e.shape)
+    return float(e[t, j]), int(s[t, j]), a + int(t)
+
+
+def ctc_keyword_track(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarray, np.ndarray]:
+    """For every frame ``t`` and keyword ``k`` of ``graph``: the best score of an alignment of
+    ``k`` that ends at ``t`` (as in :func:`ctc_keyword_scores`), and the frame where it starts;
+    two ``(frames, keywords)`` tables, from which the best place in any window can be read.
 
     One Viterbi pass over all keywords at once; each frame, any keyword may start afresh."""
     T, S, K = logp.shape[0], len(graph.ext), len(graph.first)
     if T == 0 or S == 0:
-        return np.full(K, -np.inf), np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
+        return np.full((0, K), -np.inf, dtype=np.float32), np.zeros((0, K), dtype=np.int32)
     # float32 throughout: this loop runs once per frame over every keyword's states
     em = (logp - logp.max(-1, keepdims=True)).astype(np.float32)[:, graph.ext]  # ratio to the best unit
     ninf = np.float32(-np.inf)
@@ -146,9 +179,4 @@ def ctc_keyword_scores(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarra
         np.maximum(score, fresh, out=score)
         score += em[t]
         ends[t], starts[t] = score[end], start[end]
-    # the best end per keyword; on ties the later one, so the span covers the whole last unit
-    at = T - 1 - ends[::-1].argmax(0)
-    k = np.arange(K)
-    best, first, last = ends[at, k].astype(np.float64), starts[at, k], at
-    best[graph.lengths == 0] = -np.inf  # an empty keyword is nowhere, not everywhere
-    return best, first, last
+    return ends, starts

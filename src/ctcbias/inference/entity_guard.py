@@ -61,10 +61,13 @@ def entity_distances(tokens: list[int], text: str, logp: np.ndarray, phone_logp:
 
 def verified(nbest: list[Hypothesis], logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
              bias: BiasingList, max_distance: float, memo: dict | None = None) -> Hypothesis | None:
-    """The best hypothesis whose entities all sound like the audio, or None."""
+    """The best hypothesis whose entities all sound like the audio, or None. Below the top, only
+    a hypothesis that holds an entity counts: one without any is there only because the boosts
+    re-ranked the beam (it may hold the remains of an entity they started and dropped, such as
+    one long unknown word), so the search without the list is the better fallback."""
     heard = _greedy_phones(phone_logp)
-    for h in nbest:
+    for i, h in enumerate(nbest):
         d = entity_distances(list(h.tokens), h.text, logp, phone_logp, tok, bias, heard, memo)
-        if d is not None and all(x[3] <= max_distance for x in d):
+        if d is not None and (d or i == 0) and all(x[3] <= max_distance for x in d):
             return h
     return None

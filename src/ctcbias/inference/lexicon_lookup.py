@@ -72,7 +72,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ..language_model import LanguageModel
 from ..tokenizer import PhoneSet, Tokenizer
-from .align import KeywordGraph, ctc_align, ctc_cost_windows, ctc_keyword_scores
+from .align import KeywordGraph, best_in_window, ctc_align, ctc_cost_windows, ctc_keyword_track
 from .biasing_list import BiasingList, _prons
 from .phonetic_rescoring import entity_spans
 
@@ -353,9 +353,8 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         owner = np.array(list(dict.fromkeys(listed + nearest))[:max(spot_pool, len(listed))])
         g = _quick_graph(bias, owner)
     kfit, kfirst, klast = np.full(len(bias), 5.0), np.zeros(len(bias), dtype=np.int64), np.zeros(len(bias), dtype=np.int64)
-    fit, first, last = _spot(phone_logp, g)
-    for j in np.argsort(-fit, kind="stable"):  # each entry's best variant is written last
-        kfit[owner[j]], kfirst[owner[j]], klast[owner[j]] = fit[j], first[j], last[j]
+    tracks: dict[int, list] = {}  # entry -> [(ends, starts, keywords, lengths)] of the spotting passes
+    _spot(phone_logp, g, owner, kfit, kfirst, klast, tracks)
     def add_on_frames(k: int, lo: int, hi: int) -> tuple[int, int] | None:
         """Entry ``k`` as a candidate on the words under frames ``lo..hi``: at most ``max_words``,
         none of them an entity already, and not there yet. Returns the span, if added."""
@@ -383,7 +382,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         pooled = set(owner.tolist())
         extra = [k for k in nominees if k not in pooled]
         if extra:
-            kfit[extra], kfirst[extra], klast[extra] = _spot(phone_logp, _quick_graph(bias, extra))
+            _spot(phone_logp, _quick_graph(bias, extra), np.array(extra), kfit, kfirst, klast, tracks)
         for k in nominees:
             on = np.flatnonzero(att[:, k] >= 0.5 * peak[k])
             span = add_on_frames(k, on[0], on[-1])
@@ -444,7 +443,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
                 "heard_distance": heard_d, "heard_distance_current": heard_current[(i, e)],
                 # keyword spotting: how well the entry fits its best place, and how much of that
                 # place lies in this span
-                "spotted_fit": float(kfit[k]), "spotted_here": _overlap(kfirst[k], klast[k], frames[i][0], frames[e - 1][1]),
+                **_spotted_near(tracks.get(k), a, b, frames[i][0], frames[e - 1][1]),
             })
             if attention is not None:
                 # the adapter's view: how strongly, and how far ahead of the other entries, it
@@ -462,10 +461,39 @@ def _quick_graph(bias: BiasingList, entries) -> KeywordGraph:
     return KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in entries])
 
 
-def _spot(phone_logp: np.ndarray, g: KeywordGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each keyword's spotting cost per phone (0: the best path itself; capped at 5), first and last frame."""
-    score, first, last = ctc_keyword_scores(phone_logp, g)
-    return np.minimum(-score / np.maximum(g.lengths, 1), 5.0), first, last
+def _spot(phone_logp: np.ndarray, g: KeywordGraph, owner: np.ndarray, kfit: np.ndarray, kfirst: np.ndarray,
+          klast: np.ndarray, tracks: dict[int, list]) -> None:
+    """Spot the keywords of ``g`` (keyword ``j`` belongs to entry ``owner[j]``): each entry's best
+    place anywhere (its cost per phone, 0: the best path itself, capped at 5; first and last
+    frame) into ``kfit`` / ``kfirst`` / ``klast``, and the per-frame tables into ``tracks``."""
+    ends, starts = ctc_keyword_track(phone_logp, g)
+    if not len(ends) or not len(owner):
+        return
+    T = len(ends)
+    at = T - 1 - ends[::-1].argmax(0)  # on ties the later end, so the span covers the whole last unit
+    cols = np.arange(len(owner))
+    fit = np.where(g.lengths > 0, np.minimum(-ends[at, cols] / np.maximum(g.lengths, 1), 5.0), 5.0)
+    for j in np.argsort(-fit, kind="stable"):  # each entry's best variant is written last
+        kfit[owner[j]], kfirst[owner[j]], klast[owner[j]] = fit[j], starts[at[j], j], at[j]
+    for k in np.unique(owner):
+        keys = np.flatnonzero((owner == k) & (g.lengths > 0))
+        if len(keys):
+            tracks.setdefault(int(k), []).append((ends, starts, keys, g.lengths[keys]))
+
+
+def _spotted_near(track: list | None, a: int, b: int, lo: int, hi: int) -> dict[str, float]:
+    """Keyword-spotting evidence of one candidate: how well its entry fits its best place inside
+    the candidate's window ``a..b`` (cost per phone, capped at 5), and how much of that place lies
+    on the span's own frames ``lo..hi``. Local on purpose: an entry said elsewhere in a long
+    recording is no evidence that it is said here."""
+    best, first, last = 5.0, a, b
+    for ends, starts, keys, lengths in track or ():
+        for key, n in zip(keys, lengths):
+            score, f, l = best_in_window(ends, starts, [key], a, b)
+            cost = min(-score / max(n, 1), 5.0)
+            if cost < best:
+                best, first, last = cost, f, l
+    return {"spotted_fit": float(best), "spotted_here": _overlap(first, last, lo, hi) if best < 5.0 else 0.0}
 
 
 def _overlap(a: int, b: int, lo: int, hi: int) -> float:

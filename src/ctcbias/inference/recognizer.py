@@ -358,7 +358,10 @@ class Recognizer:
 
             best = verified(nbest, post.subword, post.phone, self.tokenizer, bias, opts.guard_distance, aligned)
             if best is None:  # every hypothesis holds an entity the audio does not support
-                nbest = unbiased = beam_search(post.subword, self.tokenizer, self.lm if opts.use_lm else None, opts.beam)
+                # no boosts, but the list's words stay words: on the adapter's posteriors an
+                # entity's subwords would otherwise merge into one long unknown word
+                nbest = unbiased = beam_search(post.subword, self.tokenizer, self.lm if opts.use_lm else None,
+                                               opts.beam, bias)
                 if not nbest or not nbest[0].text:
                     return Result("", [], post.duration)
                 best = nbest[0]
