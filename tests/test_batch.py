@@ -33,6 +33,7 @@ def ray_local():
     import ray
 
     batch.start_ray(None, num_cpus=2)
+    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}  # loopback only
     yield ray
     ray.shutdown()
 
@@ -58,7 +59,8 @@ GOOD = [
     {"id": "ph", "audio": "pharmacy-head.flac"},
     {"id": "tt", "audio": "travel-tail.wav", "list": "medical"},
 ]
-BAD = [{"id": "missing", "audio": "nope.wav"}, {"id": "bad", "audio": "bad.wav"}]
+BAD = [{"id": "missing", "audio": "nope.wav"}, {"id": "bad", "audio": "bad.wav"},
+       {"id": "uri", "audio": "file:///nonexistent/ctcbias-batch/x.wav"}]
 
 
 def _manifest(d: Path, rows: list[dict], name: str = "in.jsonl") -> Path:
@@ -122,9 +124,11 @@ def _same(got: dict, want: dict) -> None:
 
 
 def test_actor_cpus_fit_the_cluster():
-    for total, workers in ((2, 1), (2, 2), (2, 3), (16, 4), (1, 1)):
-        c = worker_cpus(total, workers, threads=2)
-        assert 0 < c <= 2 and c * workers <= 0.9 * total + 1e-9
+    for total, node, workers in ((2, 2, 1), (2, 2, 2), (2, 2, 3), (16, 16, 4), (1, 1, 1), (20, 2, 2)):
+        c = worker_cpus(total, workers, node)
+        assert 0 < c <= 0.9 * node and c * workers <= 0.9 * total + 1e-9
+    assert batch.default_workers(2, 23e9) == 2 and batch.default_workers(16, 8e9) == 3
+    assert batch.default_workers(4, 1e9) == 1
 
 
 def test_manifest_formats_and_lists(tmp_path, clips):
@@ -148,6 +152,12 @@ def test_manifest_formats_and_lists(tmp_path, clips):
         read_manifest(_manifest(tmp_path, [{"id": "a", "audio": "a.wav", "list": "nowhere"}]))
     with pytest.raises(BatchError, match="twice"):
         read_manifest(_manifest(tmp_path, [{"id": "a", "audio": "a.wav"}, {"id": "a", "audio": "b.wav"}]))
+
+
+def test_uris_are_read_through_pyarrow(clips):
+    got = batch.fetch_audio((clips / "bad.wav").resolve().as_uri())
+    assert got == (clips / "bad.wav").read_bytes()
+    assert batch.fetch_audio("rel/a.wav") == "rel/a.wav"
 
 
 def test_merge_keeps_one_row_per_id_and_prefers_success(tmp_path):
@@ -211,12 +221,13 @@ def killed_run(ray_local, clips) -> dict:
 
 def test_batch_equals_transcribe_and_reports_failed_rows(killed_run, reference):
     s, out = killed_run["summary"], killed_run["out"]
-    assert (s["ok"], s["failed"], s["skipped"]) == (4, 2, 0) and s["audio_hours"] > 0
+    assert (s["ok"], s["failed"], s["skipped"]) == (4, 3, 0) and s["audio_hours"] > 0
     rows = _rows(out)
     assert set(rows) == {r["id"] for r in GOOD + BAD}
     for r in GOOD:
         _same(rows[r["id"]], reference[r["id"]])
     assert "no such file" in rows["missing"]["error"] and "cannot read audio" in rows["bad"]["error"]
+    assert rows["uri"]["error"].startswith("FileNotFoundError")
     assert rows["missing"]["text"] is None and not batch.parts_dir(out).exists()
 
 
@@ -236,7 +247,7 @@ def test_resume_skips_done_rows(killed_run, clips):
     (clips / "bad2.wav").write_bytes(b"")
     s = _run(60, inp=_manifest(clips, GOOD + BAD + [{"id": "empty", "audio": "bad2.wav"}]), out=out, workers=1)
     # the four done rows are skipped; the failed ones are tried again, with the new row
-    assert (s["skipped"], s["ok"], s["failed"]) == (4, 0, 3)
+    assert (s["skipped"], s["ok"], s["failed"]) == (4, 0, 4)
     rows = _rows(out)
     assert set(rows) == set(before) | {"empty"} and "empty file" in rows["empty"]["error"]
     assert all(rows[r["id"]] == before[r["id"]] for r in GOOD)

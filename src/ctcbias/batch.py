@@ -32,10 +32,12 @@ Output, resume, no loss, no duplicates
     tiny next to the audio (about 1 kB a minute) and OUT is a path on the driver's machine.
 
 Sizing (the 2-core trap)
-    Actors get fractional CPUs: ``0.9 * cluster CPUs / workers`` each (at most ``threads``), so
-    the pool never asks for more CPUs than exist and Ray Data's own tasks still fit; a pool that
-    asks for every CPU (two 1-CPU actors on 2 cores plus a read task) waits forever. Torch in each
-    worker uses ``round(num_cpus)`` threads, at least one.
+    Actors get fractional CPUs: ``0.9 * cluster CPUs / workers`` each, and at most 90% of the
+    largest node's, so the pool never asks for more CPUs than exist and Ray Data's own tasks still
+    fit; a pool that asks for every CPU (two 1-CPU actors on 2 cores plus a read task) waits
+    forever. Torch in each worker uses ``round(num_cpus)`` threads, at least one. By default there
+    is one worker per CPU (one thread each: on a shared machine 2 x 1 thread beat 1 x 2 threads,
+    bench/SCALE.md), fewer where memory is short (``WORKER_MEMORY`` each).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from typing import Any, Optional
 import typer
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64"}
+WORKER_MEMORY = 2.5e9  # bytes a worker may need: ~0.5 GB on clips, 2.4 GB on an hour-long recording
 LIST_CACHE = 32  # compiled lists a worker keeps (a 10k-entry list is tens of MB)
 
 
@@ -189,9 +192,8 @@ def read_manifest(inp: Path, words_file: Path | None = None,
 
 
 def fetch_audio(uri: str) -> str | bytes:
-    """A local path as is; ``scheme://`` URIs read whole through pyarrow's filesystems."""
-    if uri.startswith("file://"):
-        return uri[len("file://"):]
+    """A local path as is; ``scheme://`` URIs (``s3``, ``gs``, ``file``...) read whole through
+    pyarrow's filesystems (credentials from the environment, as pyarrow finds them)."""
     if "://" not in uri:
         return uri
     from pyarrow import fs
@@ -222,8 +224,16 @@ class Worker:
         return self.compiled[key]
 
     def _one(self, path: str, key: str) -> dict:
+        from .audio import SAMPLE_RATE, AudioError, load_audio
+
         t0 = time.perf_counter()
         src = fetch_audio(path)
+        try:  # decoded before the model is needed: a bad row costs no model load
+            x = load_audio(src)
+        except AudioError as e:
+            if isinstance(src, bytes):  # load_audio calls bytes "audio": name the URI instead
+                raise AudioError(path + str(e)[len("audio"):]) from None
+            raise
         fetched = time.perf_counter() - t0
         if self.rec is None:  # here, not in __init__: rows that cannot be read never load the model
             import torch
@@ -234,7 +244,7 @@ class Worker:
             self.rec = Recognizer.load(self.model)
             self.opts = self.rec.resolve(DecodingOptions(bias=self.bias))
         t1 = time.perf_counter()
-        r = self.rec.transcribe(src, words=self._words(key), options=self.opts)
+        r = self.rec.transcribe(x, sample_rate=SAMPLE_RATE, words=self._words(key), options=self.opts)
         d = r.to_dict()
         dt = fetched + time.perf_counter() - t1  # rtf: reading + compiling + transcribing, not loading
         return {"text": d["text"], "words": d["words"], "duration": r.duration,
@@ -356,21 +366,39 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
     if address:
         ray.init(address=address, log_to_driver=False)
         return False
-    ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
-             _node_ip_address="127.0.0.1", object_store_memory=256 * 1024 ** 2, log_to_driver=False)
+    # loopback only, as Ray does on macOS: with a node IP of 127.0.0.1 its servers listen there alone
+    # (on Linux Ray swaps 127.0.0.1 for the machine's address unless this flag is off)
+    from ray._private import ray_constants
+
+    cluster = getattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
+                 object_store_memory=256 * 1024 ** 2, log_to_driver=False)
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = cluster
     return True
 
 
-def worker_cpus(total_cpus: float, workers: int, threads: int) -> float:
-    """CPUs an actor asks for: the pool fits in 90% of the cluster, so it can never wait forever."""
-    return round(max(0.05, min(float(threads), 0.9 * total_cpus / workers)), 2)
+def worker_cpus(total_cpus: float, workers: int, node_cpus: float | None = None) -> float:
+    """CPUs an actor asks for: the pool fits in 90% of the cluster and each actor in 90% of the
+    largest node, so the pool can always be placed and Ray Data's own tasks still fit."""
+    return round(max(0.05, min(0.9 * total_cpus / workers, 0.9 * (node_cpus or total_cpus))), 2)
+
+
+def default_workers(total_cpus: float, memory: float) -> int:
+    """One worker per CPU, fewer where memory is short."""
+    return max(1, min(int(total_cpus), int(memory // WORKER_MEMORY)))
 
 
 def run_batch(inp: Path, out: Path, address: str | None = None, workers: int | None = None,
               words_file: Path | None = None, lists_dir: Path | None = None, bias: str = "auto",
-              model: Path | None = None, block_rows: int = 4, threads: int = 2,
-              progress: bool = True, log=None) -> dict:
-    """Transcribe the rows of ``inp`` not yet done in ``out``; returns the run's summary."""
+              model: Path | None = None, block_rows: int = 4,
+              progress: bool = True, log=None, on_block=None) -> dict:
+    """Transcribe the rows of ``inp`` not yet done in ``out``; returns the run's summary.
+
+    ``on_block(table)`` is called for each block once its part file is written (benches time it).
+    """
     import ray
     import ray.data
 
@@ -389,9 +417,12 @@ def run_batch(inp: Path, out: Path, address: str | None = None, workers: int | N
     if todo:
         started = start_ray(address)
         try:
-            total = float(ray.cluster_resources().get("CPU", 1.0))
-            n = workers or max(1, int(total) // threads)
-            cpus = worker_cpus(total, n, threads)
+            res = ray.cluster_resources()
+            total = float(res.get("CPU", 1.0))
+            node_cpus = max((float(nd["Resources"].get("CPU", 0)) for nd in ray.nodes() if nd.get("Alive")),
+                            default=total)
+            n = workers or default_workers(total, float(res.get("memory", WORKER_MEMORY)))
+            cpus = worker_cpus(total, n, node_cpus)
             ray.data.DataContext.get_current().enable_progress_bars = progress
             ds = ray.data.from_items(todo, override_num_blocks=max(1, -(-len(todo) // block_rows)))
             lists_ref = ray.put({k: lists[k] for k in {r["key"] for r in todo}})
@@ -408,6 +439,8 @@ def run_batch(inp: Path, out: Path, address: str | None = None, workers: int | N
                     failed += sum(e is not None for e in err)
                     ok += sum(e is None for e in err)
                     seconds += sum(d for d, e in zip(b["duration"].to_pylist(), err) if e is None and d)
+                    if on_block is not None:
+                        on_block(b)
         finally:
             if started:
                 ray.shutdown()
@@ -430,7 +463,7 @@ def command(
     out: Path = typer.Option(..., "--out", help="results, .parquet or .jsonl (re-run to resume)"),
     address: Optional[str] = typer.Option(None, help="auto | ray://HOST:PORT: join that Ray cluster "
                                                      "(default: start Ray here, on loopback)"),
-    workers: Optional[int] = typer.Option(None, min=1, help="model actors (default: cluster CPUs / 2)"),
+    workers: Optional[int] = typer.Option(None, min=1, help="model actors, one model each (default: one per CPU, fewer if memory is short)"),
     words: Optional[Path] = typer.Option(None, "--words", help="list for rows with no words or list of their own"),
     lists: Optional[Path] = typer.Option(None, "--lists", help="folder of named lists, NAME or NAME.txt "
                                                                "(default: the manifest's folder)"),
