@@ -10,7 +10,8 @@ import itertools
 import json
 from pathlib import Path
 
-from ctcbias.evaluation.biasing import dev_items, run_set
+from ctcbias.data.dev_lists import dev_items
+from ctcbias.evaluation.biasing import run_set
 from ctcbias.inference.beam_search import BeamConfig
 from ctcbias.inference.recognizer import DecodingOptions, Recognizer
 from ctcbias.inference.subword_boosting import BoostConfig

@@ -85,7 +85,7 @@ def test_no_reserved_entity_in_training_manifests(tiny):
 def test_dev_heldout_is_dev_in_the_held_out_voices(tiny):
     """Same texts and entities as dev (so the same lists), only the voices differ: held-out ones."""
     out, _ = tiny
-    from ctcbias.evaluation.biasing import dev_items
+    from ctcbias.data.dev_lists import dev_items
 
     held = {v.id for v in HELDOUT_VOICES}
     dev, dh = _read(out / "dev.jsonl"), _read(out / "dev-heldout.jsonl")

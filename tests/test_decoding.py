@@ -7,7 +7,9 @@ import pytest
 from ctcbias.inference.beam_search import BeamConfig, beam_search
 from ctcbias.inference.biasing_list import MAX_ENTRIES, BiasingList, BiasingListError, TokenTrie
 from ctcbias.inference.g2g import variants
-from ctcbias.inference.lexicon_lookup import FEATURES, LookupModel, candidates, lookup
+from ctcbias.inference.lexicon_lookup import candidates, lookup
+from ctcbias.inference.lookup_judge import FEATURES, LookupModel
+from ctcbias.training.lookup import fit_judge
 from ctcbias.inference.phonetic_rescoring import rescore
 from ctcbias.inference.recognizer import DEFAULT_MODEL
 from ctcbias.inference.subword_boosting import BoostConfig
@@ -141,7 +143,7 @@ def _phone_posteriors(phones: list[str], per: int = 3) -> np.ndarray:
 
 
 def test_phonetic_rescoring_prefers_the_hypothesis_that_sounds_right():
-    from ctcbias.inference.beam_search import Hypothesis
+    from ctcbias.inference.result import Hypothesis
 
     bias = BiasingList.compile(["Lisinopril"], TOK)
     heard = "T EY K L IH S IH N AA P R IH L".split()
@@ -232,7 +234,7 @@ def test_lookup_judge_learns_which_evidence_matters(tmp_path):
         r["phone_gain"] = float(rng.normal(8.0 if y else -8.0, 4.0))  # the only informative feature
         rows.append(r)
         labels.append(y)
-    judge = LookupModel.fit(rows, labels)
+    judge = fit_judge(rows, labels)
     w = dict(zip(FEATURES, judge.weights))
     assert w["phone_gain"] > 1.0 and all(abs(v) < 0.5 for k, v in w.items() if k != "phone_gain")
     acc = np.mean([(judge.score(r) > 0) == bool(y) for r, y in zip(rows, labels)])
@@ -256,10 +258,10 @@ def test_network_judge_learns_evidence_that_only_counts_together(tmp_path):
         rows.append(r)
         labels.append(int(r["phone_gain"] > 0 and r["fit"] < 0))
     test, test_y = rows[800:], np.array(labels[800:])
-    acc = {h: np.mean((LookupModel.fit(rows[:800], labels[:800], hidden=h, **kw).scores(test) > 0) == test_y)
+    acc = {h: np.mean((fit_judge(rows[:800], labels[:800], hidden=h, **kw).scores(test) > 0) == test_y)
            for h, kw in ((0, {}), (16, {"l2": 0.001, "steps": 1500}))}
     assert acc[16] > 0.9 and acc[16] > acc[0] + 0.05
-    net = LookupModel.fit(rows[:200], labels[:200], hidden=4, steps=50)
+    net = fit_judge(rows[:200], labels[:200], hidden=4, steps=50)
     net.save(tmp_path / "net.json")
     back = LookupModel.load(tmp_path / "net.json")
     assert back == net and len(back.hidden) == 4
@@ -303,7 +305,7 @@ def test_g2g_variants_differ_from_each_other():
 
 
 def test_entity_guard_keeps_only_entities_that_sound_like_the_audio():
-    from ctcbias.inference.beam_search import Hypothesis
+    from ctcbias.inference.result import Hypothesis
     from ctcbias.inference.entity_guard import entity_distances, verified
 
     text, toks, lp, plp = _take_listen_april_now()
@@ -322,7 +324,7 @@ def test_entity_guard_keeps_only_entities_that_sound_like_the_audio():
 
 
 def test_word_frames_memo_aligns_each_hypothesis_once():
-    from ctcbias.inference.lexicon_lookup import word_frames
+    from ctcbias.inference.align import word_frames
 
     toks = TOK.encode("please call my mother tomorrow")
     lp = posteriors(toks, len(TOK))
@@ -335,7 +337,7 @@ def test_word_frames_memo_aligns_each_hypothesis_once():
 
 
 def test_word_frames_follow_the_words_the_text_shows():
-    from ctcbias.inference.lexicon_lookup import word_frames
+    from ctcbias.inference.align import word_frames
 
     # the beam may spell a lone "▁" before a word-start unit ("calls from  use"): no word of its own,
     # or every later word would take its neighbour's frames (and the lookup skipped the utterance)
@@ -425,10 +427,10 @@ def test_pronunciation_cache_is_bounded_and_only_saves_time(monkeypatch):
 
     monkeypatch.setattr(bl, "_PRON_CACHE", {})
     monkeypatch.setattr(bl, "_PRON_CACHE_MAX", 5)
-    first = bl._prons({"zelenskyy", "okafor", "lisinopril"})
-    bl._prons({"metformin", "takeda", "oslo", "nowak"})
+    first = bl.word_prons({"zelenskyy", "okafor", "lisinopril"})
+    bl.word_prons({"metformin", "takeda", "oslo", "nowak"})
     assert len(bl._PRON_CACHE) == 5 and "nowak" in bl._PRON_CACHE  # the oldest went
-    again = bl._prons({"zelenskyy", "okafor", "lisinopril"})  # asked again after leaving the cache
+    again = bl.word_prons({"zelenskyy", "okafor", "lisinopril"})  # asked again after leaving the cache
     assert again == first == dict(zip(["zelenskyy", "okafor", "lisinopril"],
                                       pronounce(["zelenskyy", "okafor", "lisinopril"])))
     # a list compiles to the same quick pronunciations whatever earlier calls left in the cache
@@ -441,7 +443,8 @@ def test_pronunciation_cache_is_bounded_and_only_saves_time(monkeypatch):
 
 
 def test_lookup_candidates_take_the_entries_the_adapter_attends_to():
-    from ctcbias.inference.lexicon_lookup import ATTENTION_FEATURES, word_frames
+    from ctcbias.inference.align import word_frames
+    from ctcbias.inference.lookup_judge import ATTENTION_FEATURES
 
     text, toks, lp, plp = _spoken({"take": "T EY K", "the": "DH AH", "coffee": "K AO F IY", "now": "N AW"})
     bias = BiasingList.compile(["Oslo", "Zelenskyy", "Lisbon"], TOK)

@@ -166,7 +166,8 @@ def test_long_audio_runs_the_stack_in_windows_stitched(rec, clips):
 def test_long_posteriors_are_decoded_in_pieces_cut_in_pauses(rec, clips):
     import doctest
 
-    from ctcbias.inference.recognizer import FRAME_SECONDS, STACK_WINDOW, Posteriors, pieces
+    from ctcbias.inference.recognizer import STACK_WINDOW, Posteriors, pieces
+    from ctcbias.inference.result import FRAME_SECONDS
 
     runner = doctest.DocTestRunner()
     for t in doctest.DocTestFinder().find(pieces, "pieces", globs={"np": np, "pieces": pieces}):

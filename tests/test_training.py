@@ -3,7 +3,7 @@
 import itertools
 import random
 
-from ctcbias.training.train import _batches, batch_stream
+from ctcbias.training.loop import batch_stream, batches
 
 
 def _items(n=300, seed=1):
@@ -13,7 +13,7 @@ def _items(n=300, seed=1):
 
 def test_epochs_of_different_lengths_follow_each_other():
     items = _items()
-    sizes = [len(_batches(items, 1000, random.Random(f"0:{e}"))) for e in range(4)]
+    sizes = [len(batches(items, 1000, random.Random(f"0:{e}"))) for e in range(4)]
     assert len(set(sizes)) > 1  # the length jitter regroups: the case that once looped forever
     got = list(itertools.islice(batch_stream(items, 1000, 0), sum(sizes)))
     assert [e for e, *_ in got] == [e for e, n in enumerate(sizes) for _ in range(n)]

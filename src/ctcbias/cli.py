@@ -488,12 +488,14 @@ app.command("batch")(_batch)
 def bench(
     suite: str = typer.Argument("all", help="all: the full report (bench/RESULTS.md); base: the base model's "
                                             "bars; decoder: the decoder-biasing ablation; load: the service "
-                                            "under concurrent requests (bench/LOAD.md)"),
+                                            "under concurrent requests (bench/LOAD.md); long: recordings of "
+                                            "20 test utterances against the same utterances alone (bench/LONG.md)"),
     data: Path = typer.Option(Path("data/synth"), help="data factory output"),
     realspeech: Path = typer.Option(Path("../shared/realspeech"), help="real speech eval set"),
     out: Path = typer.Option(Path("bench"), help="where results go"),
     quick: bool = typer.Option(False, help="all: a small subset of every section, a few minutes"),
-    limit: int = typer.Option(0, min=0, help="base / decoder: only the first N utterances of each set"),
+    limit: int = typer.Option(0, min=0, help="base / decoder: only the first N utterances of each set; long: N "
+                                             "recordings a set (default 5)"),
     dev: bool = typer.Option(False, help="decoder: also run the dev set (with dev-entity lists)"),
     dev_from: int = typer.Option(0, min=0, help="decoder: dev from its N-th utterance with entities (200: "
                                                 "those the lookup's judge was not fitted on)"),
@@ -503,8 +505,8 @@ def bench(
     requests: int = typer.Option(50, min=1, max=500, help="load: concurrent requests"),
 ):
     """Run a benchmark and write its results file."""
-    if suite not in ("all", "base", "decoder", "load"):
-        typer.echo(f"unknown suite {suite!r}: all, base, decoder or load", err=True)
+    if suite not in ("all", "base", "decoder", "load", "long"):
+        typer.echo(f"unknown suite {suite!r}: all, base, decoder, load or long", err=True)
         raise typer.Exit(2)
     from .data.build import DEV_SETS
 
@@ -523,6 +525,12 @@ def bench(
             typer.echo(f"{p}: missing (build the test sets with 'ctcbias data build'; realspeech ships in ../shared)",
                        err=True)
             raise typer.Exit(2)
+    if suite == "long":
+        from .evaluation.long_audio import run as run_long
+
+        run_long(data, out, recordings=limit or 5)
+        typer.echo(f"written to {out}/LONG.md")
+        return
     if suite == "all":
         from .evaluation.report import run as run_all
 

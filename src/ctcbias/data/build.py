@@ -29,7 +29,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from .augment import apply_augment, heavier, plan_augment
-from .catalogs import DOMAIN_KINDS, ReservedGate, entity_hash, load_catalog
+from .catalogs import DOMAIN_KINDS, ReservedGate, dev_entity, load_catalog
 from .patterns import PATTERNS
 from .sentences import fill, patterns_for
 from .text import carrier_sentences, split_of, word_counts
@@ -59,10 +59,6 @@ class BuildConfig:
     heavy_augment: bool = True
 
 
-def _dev_entity(display: str) -> bool:
-    return entity_hash(display)[0] == "2"
-
-
 def sources():
     """Carrier sentences, the entity catalog, and the gate that keeps reserved entities out of training.
 
@@ -80,9 +76,9 @@ def plan(cfg: BuildConfig) -> dict[str, list[dict]]:
     for kind, ents in catalog.items():
         pools["test"][kind] = [e for e in ents if e.reserved]
         ok = [e for e in ents if not e.reserved and e.spoken not in gate]
-        pools["dev"][kind] = [e for e in ok if _dev_entity(e.display)]
+        pools["dev"][kind] = [e for e in ok if dev_entity(e.display)]
         dev_words = {e.spoken for e in pools["dev"][kind]}
-        pools["train"][kind] = [e for e in ok if not _dev_entity(e.display) and e.spoken not in dev_words]
+        pools["train"][kind] = [e for e in ok if not dev_entity(e.display) and e.spoken not in dev_words]
     clean = [c for c in carriers if c[1] not in gate]
     texts = {"train": [c for c in clean if split_of(c[1]) == "train"],
              "dev": [c for c in clean if split_of(c[1]) == "dev"]}

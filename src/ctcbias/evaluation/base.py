@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from ..normalize import normalize
-from ..training.train import greedy_ids
 from .metrics import Counts, score
 
 
-def _commit() -> str:
+def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                               cwd=Path(__file__).parent).stdout.strip() or "unknown"
@@ -39,11 +38,12 @@ def run(data: Path, realspeech: Path, out: Path, limit: int = 0) -> dict:
 
     from ..audio import load_audio
     from ..encoder import encode
-    from ..inference.recognizer import Recognizer, greedy_decode
+    from ..inference.recognizer import Recognizer
+    from ..inference.result import greedy_decode, greedy_units
 
     rec = Recognizer.load()
     res: dict = {"machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
-                 "torch_threads": torch.get_num_threads(), "commit": _commit(), "sets": {}}
+                 "torch_threads": torch.get_num_threads(), "commit": git_commit(), "sets": {}}
     t_start = time.time()
 
     for name in ("medical-test", "names-test"):
@@ -71,7 +71,7 @@ def run(data: Path, realspeech: Path, out: Path, limit: int = 0) -> dict:
         hyps.append(greedy_decode(p.subword, rec.tokenizer).text)
         ihyps.append(greedy_decode(p.inter, rec.tokenizer).text)
         pref.append(" ".join(map(str, rec.phones.encode_words(it["text"].split(), lex))))
-        phyp.append(" ".join(map(str, greedy_ids(p.phone, len(p.phone)))))
+        phyp.append(" ".join(map(str, greedy_units(p.phone))))
     res["dev"] = {"wer": round(jiwer.wer(refs, hyps), 4), "wer_intermediate_head": round(jiwer.wer(refs, ihyps), 4),
                   "per": round(jiwer.wer(pref, phyp), 4), "utterances": len(items)}
 

@@ -8,13 +8,12 @@ log-probabilities. Columns: WER, U-WER, B-WER, entity precision / recall / F1, d
 from __future__ import annotations
 
 import json
-import random
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 
+from ..data.dev_lists import dev_items
 from ..inference.recognizer import NO_GUARDS, TECHNIQUES, DecodingOptions, Recognizer
 from ..normalize import normalize
 from .entities import EntityCounts, entity_counts
@@ -39,29 +38,6 @@ ADAPTER_SYSTEMS: dict[str, dict] = {
     "joint, no ordinary-word guard": {"bias": "joint", "techniques": TECHNIQUES, "word_guard": False},
     "joint (adapter + all five)": {"bias": "joint", "techniques": TECHNIQUES},
 }
-
-
-def dev_items(data: Path, sizes=(100, 1000), seed: int = 0, name: str = "dev") -> list[dict]:
-    """Dev utterances with lists built like the test sets': their entities plus dev-entity distractors.
-    ``name``: ``dev``, or ``dev-heldout`` (the same utterances and lists, in the held-out voices)."""
-    from ..data.build import _dev_entity
-    from ..data.catalogs import DOMAIN_KINDS, load_catalog
-
-    items = [json.loads(l) for l in (data / f"{name}.jsonl").open()]
-    cat = load_catalog()
-    pools = {dom: list(dict.fromkeys(e.display for k in kinds for e in cat[k] if _dev_entity(e.display)))
-             for dom, kinds in DOMAIN_KINDS.items()}
-    rng = random.Random(f"{seed}:dev-lists")
-    for it in items:
-        dom = "medical" if it["domain"] == "medical" else "names"
-        true = list(dict.fromkeys(e["display"] for e in it["entities"]))
-        it["bias_lists"] = {}
-        for n in sizes:
-            others = [e for e in rng.sample(pools[dom], n + len(true)) if e not in true][: n - len(true)]
-            lst = true + others
-            rng.shuffle(lst)
-            it["bias_lists"][str(n)] = lst
-    return items
 
 
 def run_set(rec: Recognizer, items: list[dict], root: Path, systems: dict[str, dict], sizes: list[str],
@@ -114,10 +90,10 @@ def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("med
     import os
     import platform
 
-    from .base import _commit
+    from .base import git_commit
 
     rec = Recognizer.load()
-    res: dict = {"machine": f"{os.cpu_count()} cores, {platform.machine()}", "commit": _commit(), "sets": {}}
+    res: dict = {"machine": f"{os.cpu_count()} cores, {platform.machine()}", "commit": git_commit(), "sets": {}}
     t0 = time.time()
     names = ([dev_set] if with_dev else []) + list(sets)
     for name in names:

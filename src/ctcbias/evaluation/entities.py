@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..inference.biasing_list import BiasingList
-from ..inference.phonetic_rescoring import entity_spans
+from ..inference.result import entity_spans
 from .metrics import Tally
 
 __all__ = ["EntityCounts", "entity_counts"]

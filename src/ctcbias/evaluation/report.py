@@ -22,7 +22,7 @@ import torch
 from ..audio import load_audio
 from ..inference.recognizer import Recognizer
 from ..normalize import normalize
-from .base import _commit
+from .base import git_commit
 from .biasing import ADAPTER_SYSTEMS, SYSTEMS, run_set
 from .entities import EntityCounts, entity_counts
 from .metrics import Counts, score
@@ -276,7 +276,7 @@ def run(data: Path, realspeech: Path, out: Path, quick: bool = False, progress: 
     sz = QUICK if quick else FULL
     rec = Recognizer.load()
     res: dict = {"machine": _machine(),
-                 "commit": _commit(), "quick": quick, "sizes": sz.__dict__, "default_bias": rec.resolve().bias}
+                 "commit": git_commit(), "quick": quick, "sizes": sz.__dict__, "default_bias": rec.resolve().bias}
     systems = {**SYSTEMS, **(ADAPTER_SYSTEMS if rec.adapter is not None else {})}
     # the timings first, in a fresh process: after the tables' thousands of decodes (and the peers'
     # models) the same calls ran 25-45% slower (session 15's code on one machine: RTF end to end at

@@ -1,14 +1,23 @@
 """CTC forced alignment (Viterbi): which frames each unit of a known sequence occupies.
 
 Used for word times of beam-search output, for the windows lexicon lookup scores, and for its
-keyword spotting (where in the audio each list entry fits best).
+keyword spotting (where in the audio each list entry fits best); with the phone strings that the
+lookup and the entity guard compare by edit distance.
+
+    >>> from rapidfuzz.distance import Levenshtein
+    >>> heard, said = phone_string(["OW", "K", "AA", "F", "ER"]), phone_string(["OW", "K", "AA", "F", "AO", "R"])
+    >>> round(Levenshtein.normalized_distance(heard, said), 2)  # "Okafor" heard with one vowel off
+    0.33
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["KeywordGraph", "ctc_align", "ctc_cost", "ctc_cost_windows", "ctc_keyword_scores"]
+from ..tokenizer import PhoneSet, Tokenizer
+
+__all__ = ["KeywordGraph", "best_in_window", "ctc_align", "ctc_cost", "ctc_cost_windows", "ctc_keyword_scores",
+           "ctc_keyword_track", "greedy_phones", "heard_between", "index_string", "phone_string", "word_frames"]
 
 
 def ctc_align(logp: np.ndarray, units: list[int]) -> list[tuple[int, int]] | None:
@@ -180,3 +189,65 @@ def ctc_keyword_track(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarray
         score += em[t]
         ends[t], starts[t] = score[end], start[end]
     return ends, starts
+
+
+_PH = PhoneSet()
+
+
+def index_string(ids) -> str:
+    """Phone indices as a :func:`phone_string`: one character per index."""
+    return "".join(chr(0x100 + i) for i in ids)
+
+
+_CHAR = {p: index_string((i,)) for p, i in _PH.index.items()}  # the same, looked up by phone name
+
+
+def phone_string(phones) -> str:
+    """Phones as one character each, for the C++ edit distance of rapidfuzz."""
+    return "".join(map(_CHAR.__getitem__, phones))
+
+
+def greedy_phones(phone_logp: np.ndarray) -> list[tuple[int, int]]:
+    """(phone, frame) of each phone the phone head heard: best unit per frame, repeats merged,
+    blanks dropped."""
+    best = phone_logp.argmax(-1)
+    return [(int(b), t) for t, b in enumerate(best) if b != 0 and (t == 0 or b != best[t - 1])]
+
+
+def heard_between(heard: list[tuple[int, int]], a: int, b: int) -> str:
+    """What the phone head heard on frames ``a..b`` (one frame of slack each side), as a
+    :func:`phone_string`."""
+    return index_string(p for p, t in heard if a - 1 <= t <= b + 1)
+
+
+def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer,
+                with_confidence: bool = False, memo: dict | None = None) -> list[tuple] | None:
+    """(first, last) frame of each word of a token sequence, by forced alignment; with
+    ``with_confidence``, also the geometric mean of its units' best posterior on their frames.
+    ``memo``: alignments already made on this ``logp`` (one decode's), by token sequence."""
+    key = tuple(tokens)
+    if memo is not None and key in memo:
+        spans = memo[key]
+    else:
+        spans = ctc_align(logp, tokens)
+        if memo is not None:
+            memo[key] = spans
+    if spans is None:
+        return None
+    words: list[list] = []
+    empty = False  # the last word so far is a lone "▁", which the text does not show as a word
+    for t, (a, b) in zip(tokens, spans):
+        lp = float(logp[a:b + 1, t].max())
+        if (tok.word_start(t) or not words) and not empty:
+            words.append([a, b, [lp]])
+        elif tok.word_start(t):  # "▁" "▁us" decodes to " us": one word, from the second unit on
+            words[-1] = [a, b, [lp]]
+        else:
+            words[-1][1] = b
+            words[-1][2].append(lp)
+        empty = tok.pieces[t] == "\u2581"
+    if empty:  # a trailing lone "▁"
+        words.pop()
+    if with_confidence:
+        return [(a, b, float(np.exp(np.mean(lps)))) for a, b, lps in words]
+    return [(a, b) for a, b, _ in words]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .recognizer import FRAME_SECONDS, Result
+from .result import FRAME_SECONDS, Result
 
 __all__ = ["plot_attention"]
 

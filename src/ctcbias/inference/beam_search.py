@@ -17,9 +17,10 @@ import numpy as np
 from ..language_model import LanguageModel
 from ..tokenizer import Tokenizer
 from .biasing_list import BiasingList
+from .result import Hypothesis
 from .subword_boosting import EMPTY, BoostConfig, MatchState, advance, finish
 
-__all__ = ["BeamConfig", "Hypothesis", "beam_search"]
+__all__ = ["BeamConfig", "beam_search"]
 
 NEG = -1e30
 
@@ -34,15 +35,6 @@ class BeamConfig:
     word_bonus: float = 1.0
     unk_offset: float = -15.0  # once, when a partial word stops being a prefix of any known word
     nbest: int = 8
-
-
-@dataclass
-class Hypothesis:
-    tokens: tuple[int, ...]
-    text: str
-    score: float  # acoustic + extra
-    acoustic: float
-    extra: float
 
 
 @dataclass

@@ -83,7 +83,7 @@ _PRON_CACHE_MAX = 300_000  # words; a long-running service sees many lists (the 
 _PRON_LOCK = threading.Lock()
 
 
-def _prons(words: set[str]) -> dict[str, list[list[str]]]:
+def word_prons(words: set[str]) -> dict[str, list[list[str]]]:
     """Lexicon/G2P pronunciations of words, one G2P call for all the new ones, cached. The cache
     only saves time: G2P gives a word the same phones whenever it is asked."""
     with _PRON_LOCK:
@@ -131,7 +131,7 @@ class BiasingList:
     def prons_many(self, ks) -> dict[int, tuple[tuple[str, ...], ...]]:
         todo = [k for k in dict.fromkeys(ks) if k not in self._full]
         if todo:
-            lex = _prons({w for k in todo for w in self.entries[k].words})
+            lex = word_prons({w for k in todo for w in self.entries[k].words})
             with self._lock:
                 for k in todo:
                     words = self.entries[k].words
@@ -180,7 +180,7 @@ def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
             seen[spoken] = display
             keep.append((display, spoken))
     entries, trie = [], TokenTrie()
-    lex = _prons({w for _, spoken in keep for w in spoken.split()})
+    lex = word_prons({w for _, spoken in keep for w in spoken.split()})
     nbest = tokenizer.sp.nbest_encode_as_ids([spoken for _, spoken in keep], 2) if keep else []
     for (display, spoken), best in zip(keep, nbest):
         words = tuple(spoken.split())

@@ -15,7 +15,7 @@ lists kept 29 of their 33 true entities and none of their 4 false ones. On 100 d
 that hold none of the utterance's entities; entity F1 went from 0.590 to 0.574 with 100-entry
 lists and from 0.534 to 0.545 with 1000-entry lists.
 
-    >>> from ctcbias.inference.lexicon_lookup import phone_string
+    >>> from ctcbias.inference.align import phone_string
     >>> from rapidfuzz.distance import Levenshtein
     >>> heard, said = phone_string(["OW", "K", "AA", "F", "ER"]), phone_string(["OW", "K", "AA", "F", "AO", "R"])
     >>> round(Levenshtein.normalized_distance(heard, said), 2)  # "Okafor" heard with one vowel off
@@ -28,10 +28,9 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from ..tokenizer import Tokenizer
-from .beam_search import Hypothesis
+from .align import greedy_phones, heard_between, phone_string, word_frames
 from .biasing_list import BiasingList
-from .lexicon_lookup import _greedy_phones, heard_between, phone_string, word_frames
-from .phonetic_rescoring import entity_spans
+from .result import Hypothesis, entity_spans
 
 __all__ = ["entity_distances", "verified"]
 
@@ -50,7 +49,7 @@ def entity_distances(tokens: list[int], text: str, logp: np.ndarray, phone_logp:
     if frames is None or len(frames) != len(words):
         return None
     if heard is None:
-        heard = _greedy_phones(phone_logp)
+        heard = greedy_phones(phone_logp)
     out = []
     for s, e, k in spans:
         q = heard_between(heard, frames[s][0], frames[e - 1][1])
@@ -65,7 +64,7 @@ def verified(nbest: list[Hypothesis], logp: np.ndarray, phone_logp: np.ndarray, 
     a hypothesis that holds an entity counts: one without any is there only because the boosts
     re-ranked the beam (it may hold the remains of an entity they started and dropped, such as
     one long unknown word), so the search without the list is the better fallback."""
-    heard = _greedy_phones(phone_logp)
+    heard = greedy_phones(phone_logp)
     for i, h in enumerate(nbest):
         d = entity_distances(list(h.tokens), h.text, logp, phone_logp, tok, bias, heard, memo)
         if d is not None and (d or i == 0) and all(x[3] <= max_distance for x in d):

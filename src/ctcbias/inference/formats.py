@@ -1,6 +1,6 @@
 """Subtitle output (SRT, WebVTT) from a result's timed words.
 
-    >>> from ctcbias.inference.recognizer import Result, Word
+    >>> from ctcbias.inference.result import Result, Word
     >>> r = Result("see doctor okafor", [Word("see", 0.1, 0.3, 0.9), Word("doctor", 0.3, 0.7, 0.9),
     ...            Word("Okafor", 0.8, 1.3, 0.8, True)])
     >>> print(to_srt(r))
@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from .recognizer import Result, Word
+from .result import Result, Word
 
 __all__ = ["to_srt", "to_vtt", "cues"]
 

@@ -52,7 +52,7 @@ The judge is the guard against false positives: a 1000-entry list always has *so
 pronunciation is near some span, but rarely one whose alignment beats the words already there on
 both heads and the LM.
 
-    >>> from ctcbias.inference.lexicon_lookup import phone_string
+    >>> from ctcbias.inference.align import phone_string
     >>> from rapidfuzz.distance import Levenshtein
     >>> heard, said = phone_string(["OW", "K", "AA", "F", "ER"]), phone_string(["OW", "K", "AA", "F", "AO", "R"])
     >>> round(Levenshtein.normalized_distance(heard, said), 2)  # "Okafor" heard with one vowel off
@@ -61,10 +61,7 @@ both heads and the LM.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from rapidfuzz import process
@@ -72,36 +69,20 @@ from rapidfuzz.distance import Levenshtein
 
 from ..language_model import LanguageModel
 from ..tokenizer import PhoneSet, Tokenizer
-from .align import KeywordGraph, best_in_window, ctc_align, ctc_cost_windows, ctc_keyword_track
-from .biasing_list import BiasingList, _prons
-from .phonetic_rescoring import entity_spans
+from .align import (KeywordGraph, best_in_window, ctc_cost_windows, ctc_keyword_track, greedy_phones,
+                    heard_between, index_string, phone_string, word_frames)
+from .biasing_list import BiasingList, word_prons
+from .lookup_judge import LookupModel
+from .result import entity_spans
 
-__all__ = ["ATTENTION_FEATURES", "FEATURES", "LookupModel", "lookup", "phone_string", "quick_choices", "word_frames"]
+__all__ = ["candidates", "keyword_graph", "lookup", "quick_choices", "vetoed"]
 
 _PH = PhoneSet()
 
 
-def _index_string(ids) -> str:
-    """Phone indices as a :func:`phone_string`: one character per index."""
-    return "".join(chr(0x100 + i) for i in ids)
-
-
-_CHAR = {p: _index_string((i,)) for p, i in _PH.index.items()}  # the same, looked up by phone name
-
-# the judge's evidence, in the order of LookupModel.weights
-FEATURES = ("phone_gain", "phone_gain_per_frame", "lm_gain", "fit", "fit_current", "fit_delta", "log_frames", "log_phones", "words",
-            "log10_list", "subword_gain", "heard_distance", "heard_distance_current", "spotted_fit", "spotted_here")
-# with the contextual adapter (joint biasing), its attention is evidence too: the joint judge's
-# features are FEATURES + these
-ATTENTION_FEATURES = ("attention_peak", "attention_rank", "attention_none")
 _CAP = 30.0  # a gain where one side cannot be aligned at all
 _POOL_DISTANCE = 0.9  # edit distances up to this are exact (the spotting pool is picked by them)
 _RANKED = 64  # attention ranks count among the utterance's this many most attended entries
-
-
-def phone_string(phones) -> str:
-    """Phones as one character each, for the C++ edit distance of rapidfuzz."""
-    return "".join(map(_CHAR.__getitem__, phones))
 
 
 def quick_choices(bias: BiasingList) -> list[str]:
@@ -123,135 +104,6 @@ def keyword_graph(bias: BiasingList, variants: int = 3) -> tuple[KeywordGraph, n
         got = (KeywordGraph([[_PH.index[x] for x in p] for _, p in pairs]), np.array([k for k, _ in pairs]))
         bias._keyword_graph = got
     return got
-
-
-def _greedy_phones(phone_logp: np.ndarray) -> list[tuple[int, int]]:
-    best = phone_logp.argmax(-1)
-    return [(int(b), t) for t, b in enumerate(best) if b != 0 and (t == 0 or b != best[t - 1])]
-
-
-def heard_between(heard: list[tuple[int, int]], a: int, b: int) -> str:
-    """What the phone head heard on frames ``a..b`` (one frame of slack each side), as a
-    :func:`phone_string`."""
-    return _index_string(p for p, t in heard if a - 1 <= t <= b + 1)
-
-
-def word_frames(tokens: list[int], logp: np.ndarray, tok: Tokenizer,
-                with_confidence: bool = False, memo: dict | None = None) -> list[tuple] | None:
-    """(first, last) frame of each word of a token sequence, by forced alignment; with
-    ``with_confidence``, also the geometric mean of its units' best posterior on their frames.
-    ``memo``: alignments already made on this ``logp`` (one decode's), by token sequence."""
-    key = tuple(tokens)
-    if memo is not None and key in memo:
-        spans = memo[key]
-    else:
-        spans = ctc_align(logp, tokens)
-        if memo is not None:
-            memo[key] = spans
-    if spans is None:
-        return None
-    words: list[list] = []
-    empty = False  # the last word so far is a lone "▁", which the text does not show as a word
-    for t, (a, b) in zip(tokens, spans):
-        lp = float(logp[a:b + 1, t].max())
-        if (tok.word_start(t) or not words) and not empty:
-            words.append([a, b, [lp]])
-        elif tok.word_start(t):  # "▁" "▁us" decodes to " us": one word, from the second unit on
-            words[-1] = [a, b, [lp]]
-        else:
-            words[-1][1] = b
-            words[-1][2].append(lp)
-        empty = tok.pieces[t] == "\u2581"
-    if empty:  # a trailing lone "▁"
-        words.pop()
-    if with_confidence:
-        return [(a, b, float(np.exp(np.mean(lps)))) for a, b, lps in words]
-    return [(a, b) for a, b, _ in words]
-
-
-@dataclass(frozen=True)
-class LookupModel:
-    """The judge: a logistic model over :data:`FEATURES` (standardized by ``mean`` / ``std``), or,
-    with ``hidden``, a one-hidden-layer network (tanh units) whose output is the log-odds: the
-    evidence interacts (a perfect spotting fit means little for a two-phone entry; an LM gain
-    means more where the phone gain is small), which one weight per feature cannot say."""
-
-    weights: tuple[float, ...]  # one per feature (or hidden unit), then the intercept
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    features: tuple[str, ...] = FEATURES  # or FEATURES + ATTENTION_FEATURES: the joint judge
-    hidden: tuple[tuple[float, ...], ...] = ()  # per hidden unit: one weight per feature, then its bias
-
-    @property
-    def uses_attention(self) -> bool:
-        return self.features != FEATURES
-
-    def score(self, features: dict[str, float]) -> float:
-        """Log-odds that the span really is the entity."""
-        return float(self.scores([features])[0])
-
-    def scores(self, rows: list[dict[str, float]]) -> np.ndarray:
-        """:meth:`score` of many candidates at once."""
-        x = (np.array([[r[k] for k in self.features] for r in rows], dtype=np.float64).reshape(len(rows), -1)
-             - self.mean) / self.std
-        if self.hidden:
-            h = np.array(self.hidden)
-            x = np.tanh(x @ h[:, :-1].T + h[:, -1])
-        return x @ np.array(self.weights[:-1]) + self.weights[-1]
-
-    @classmethod
-    def load(cls, path: str | Path) -> "LookupModel":
-        d = json.loads(Path(path).read_text())
-        if tuple(d["features"]) not in (FEATURES, FEATURES + ATTENTION_FEATURES):
-            raise ValueError(f"{path}: fitted on features {d['features']}, this version uses {list(FEATURES)} "
-                             f"(+ {list(ATTENTION_FEATURES)} with the adapter)")
-        return cls(tuple(d["weights"]), tuple(d["mean"]), tuple(d["std"]), tuple(d["features"]),
-                   tuple(tuple(u) for u in d.get("hidden", ())))
-
-    @classmethod
-    def fit(cls, rows: list[dict], labels: list[int], l2: float = 0.01, steps: int = 3000,
-            features: tuple[str, ...] = FEATURES, hidden: int = 0, seed: int = 0) -> "LookupModel":
-        """L2-regularized logistic regression by gradient descent (a few hundred rows to tens of
-        thousands); with ``hidden`` units, the network, fitted with Adam (full batch, seeded)."""
-        x = np.array([[r[k] for k in features] for r in rows], dtype=np.float64)
-        y = np.array(labels, dtype=np.float64)
-        mean, std = x.mean(0), x.std(0) + 1e-6
-        if hidden:
-            return cls._fit_network(x, y, mean, std, features, hidden, l2, steps, seed)
-        a = np.hstack([(x - mean) / std, np.ones((len(x), 1))])
-        w = np.zeros(a.shape[1])
-        for _ in range(steps):
-            p = 1 / (1 + np.exp(-a @ w))
-            w -= (a.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0])
-        return cls(tuple(w.tolist()), tuple(mean.tolist()), tuple(std.tolist()), tuple(features))
-
-    @classmethod
-    def _fit_network(cls, x, y, mean, std, features, hidden, l2, steps, seed) -> "LookupModel":
-        import torch
-
-        g = torch.Generator().manual_seed(seed)
-        xs = torch.tensor((x - mean) / std, dtype=torch.float32)
-        ys = torch.tensor(y, dtype=torch.float32)
-        w1 = (torch.randn(hidden, xs.shape[1], generator=g) / xs.shape[1] ** 0.5).requires_grad_()
-        b1 = torch.zeros(hidden, requires_grad=True)
-        w2 = (torch.randn(hidden, generator=g) / hidden ** 0.5).requires_grad_()
-        b2 = torch.zeros(1, requires_grad=True)
-        opt = torch.optim.Adam([w1, b1, w2, b2], lr=0.01)
-        for _ in range(steps):
-            opt.zero_grad()
-            z = torch.tanh(xs @ w1.T + b1) @ w2 + b2
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(z, ys) + l2 * (w1.square().sum() + w2.square().sum()) / 2
-            loss.backward()
-            opt.step()
-        unit = torch.cat([w1, b1[:, None]], 1).detach().double().tolist()
-        return cls(tuple(w2.detach().double().tolist() + b2.detach().double().tolist()), tuple(mean.tolist()),
-                   tuple(std.tolist()), tuple(features), tuple(tuple(u) for u in unit))
-
-    def save(self, path: str | Path, **extra) -> None:
-        net = {"hidden": [list(u) for u in self.hidden]} if self.hidden else {}
-        Path(path).write_text(json.dumps({"features": list(self.features), "weights": list(self.weights),
-                                          "mean": list(self.mean), "std": list(self.std), **net, **extra},
-                                         indent=1) + "\n")
 
 
 def _lm_total(lm: LanguageModel, words: list[str], lm_weight: float, word_bonus: float) -> float:
@@ -298,10 +150,10 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     frames = word_frames(tokens, logp, tok, memo=memo)
     if frames is None or len(frames) != len(words):
         return []
-    heard = _greedy_phones(phone_logp)
+    heard = greedy_phones(phone_logp)
     choices = quick_choices(bias)
     protected = {i for s, e, _ in entity_spans(words, bias) for i in range(s, e)}
-    prons = _prons(set(words))
+    prons = word_prons(set(words))
     T = phone_logp.shape[0]
 
     def ph(ws: list[str]) -> list[int]:
@@ -334,7 +186,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
             # the window: from the word before the span to the word after it, which anchor it
             places[(i, e)] = (frames[i - 1][0] if i else 0, frames[e][1] if e < len(words) else T - 1)
             shortlisted[(i, e)] = []
-            heard_current[(i, e)] = Levenshtein.normalized_distance(q, _index_string(ph(words[i:e])))
+            heard_current[(i, e)] = Levenshtein.normalized_distance(q, index_string(ph(words[i:e])))
         shortlisted[(i, e)].append((k, d))
 
     for d, j, k in sorted(near)[:max_candidates]:

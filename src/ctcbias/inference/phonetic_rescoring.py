@@ -15,34 +15,17 @@ import numpy as np
 
 from ..tokenizer import PhoneSet
 from .align import ctc_cost
-from .beam_search import Hypothesis
-from .biasing_list import BiasingList, _prons
+from .biasing_list import BiasingList, word_prons
+from .result import Hypothesis, entity_spans
 
-__all__ = ["entity_spans", "hypothesis_phones", "rescore"]
+__all__ = ["hypothesis_phones", "rescore"]
 
 _PH = PhoneSet()
 
 
-def entity_spans(words: list[str], bias: BiasingList | None, max_len: int = 8) -> list[tuple[int, int, int]]:
-    """Non-overlapping (start, end, entry) spans of ``words`` equal to an entry, longest first."""
-    if bias is None or not len(bias):
-        return []
-    out, i = [], 0
-    while i < len(words):
-        for n in range(min(max_len, len(words) - i), 0, -1):
-            e = bias.by_spoken.get(" ".join(words[i:i + n]))
-            if e is not None:
-                out.append((i, i + n, e))
-                i += n
-                break
-        else:
-            i += 1
-    return out
-
-
 def hypothesis_phones(words: list[str], bias: BiasingList | None, max_variants: int = 6) -> list[list[int]]:
     """Phone-id sequences for a word sequence: one per entity pronunciation variant (capped)."""
-    prons = _prons(set(words))
+    prons = word_prons(set(words))
     spans = entity_spans(words, bias)
     pieces: list[list[tuple[str, ...]]] = []
     i = 0

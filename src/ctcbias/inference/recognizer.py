@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +23,11 @@ from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer
 from .beam_search import BeamConfig, beam_search
 from .biasing_list import BiasingList
+from .result import FRAME_SECONDS, Result, Word, entity_spans, greedy_decode, mark_entities, timed_words
 from .subword_boosting import BoostConfig
 
-__all__ = ["Recognizer", "Result", "Word", "Posteriors", "DecodingOptions", "TECHNIQUES", "DEFAULT_MODEL"]
+__all__ = ["Recognizer", "Result", "Word", "Posteriors", "DecodingOptions", "TECHNIQUES", "DEFAULT_MODEL",
+           "pieces"]
 
 # The five decoder techniques of the method, by the names the CLI and the benchmark use.
 TECHNIQUES = ("subword", "unigram", "phonetic", "lexicon", "g2g")
@@ -72,37 +74,9 @@ class DecodingOptions:
 NO_GUARDS = {"guard_distance": None, "lexicon_threshold": -2.2}
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "base"
-FRAME_SECONDS = 0.04  # one stack frame: two 20 ms encoder frames
 # the stack attends within 30 s windows overlapping by 4 s (stack frames), like the encoder
 STACK_WINDOW, STACK_OVERLAP = 750, 100
 SILENCE_PEAK = 1e-4  # -80 dBFS: audio whose loudest sample is below this is silence (16-bit: 3 steps)
-
-
-@dataclass
-class Word:
-    word: str
-    start: float
-    end: float
-    confidence: float
-    entity: bool = False
-
-
-@dataclass
-class Result:
-    text: str
-    words: list[Word] = field(default_factory=list)
-    duration: float = 0.0
-    # on request (``attention=True``): the adapter's weights, (frames, 1 + entries), 25 frames a second,
-    # and the entries they belong to, "<no-bias>" first
-    attention: np.ndarray | None = None
-    attention_entries: list[str] | None = None
-
-    def to_dict(self) -> dict:
-        d = {"text": self.text, "words": [asdict(w) for w in self.words]}
-        if self.attention is not None:
-            d["attention"] = {"entries": self.attention_entries, "frame_seconds": FRAME_SECONDS,
-                              "weights": np.round(self.attention, 3).tolist()}
-        return d
 
 
 @dataclass
@@ -237,7 +211,7 @@ class Recognizer:
     def lookup_model(self):
         """The lexicon lookup's judge (``lexicon_lookup.json``; the shipped one if the model has none)."""
         if not hasattr(self, "_lookup"):
-            from .lexicon_lookup import LookupModel
+            from .lookup_judge import LookupModel
 
             f = self.model_dir / "lexicon_lookup.json"
             self._lookup = LookupModel.load(f if f.exists() else DEFAULT_MODEL / "lexicon_lookup.json")
@@ -248,7 +222,7 @@ class Recognizer:
         """The judge that also weighs the contextual adapter's attention (``lexicon_lookup_joint.json``,
         fitted with this model's adapter), or None."""
         if not hasattr(self, "_joint_lookup"):
-            from .lexicon_lookup import LookupModel
+            from .lookup_judge import LookupModel
 
             f = self.model_dir / "lexicon_lookup_joint.json"
             self._joint_lookup = LookupModel.load(f) if f.exists() and self.adapter is not None else None
@@ -311,7 +285,7 @@ class Recognizer:
             result.attention_entries = ["<no-bias>"] + [e.display for e in bias.entries]
         return result
 
-    def _boosted_lm(self, bias: BiasingList, opts: DecodingOptions):
+    def boosted_lm(self, bias: BiasingList, opts: DecodingOptions):
         """The LM with the list's words in its boosted OOV class (technique 2), or None without an LM."""
         if self.lm is None or not opts.use_lm:
             return None
@@ -340,7 +314,7 @@ class Recognizer:
         tech = set(opts.techniques) if len(bias) and opts.bias in ("decoder", "joint") else set()
 
         # 1 + 2: beam search with adaptive subword boosting and the LM's boosted OOV class
-        lm = self._boosted_lm(bias, opts) if "unigram" in tech else (self.lm if opts.use_lm else None)
+        lm = self.boosted_lm(bias, opts) if "unigram" in tech else (self.lm if opts.use_lm else None)
         nbest = beam_search(post.subword, self.tokenizer, lm, opts.beam, bias,
                             opts.boost if "subword" in tech else None)
         if not nbest or not nbest[0].text:
@@ -374,14 +348,13 @@ class Recognizer:
             att = post.attention if self.joint_lookup_model is not None and opts.bias == "joint" else None
             new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias,
                          self.joint_lookup_model if att is not None else self.lookup_model,
-                         self._boosted_lm(bias, opts),
+                         self.boosted_lm(bias, opts),
                          opts.lexicon_threshold - opts.lexicon_threshold_slope * np.log10(len(bias) / 100), memo=aligned,
                          lm_weight=opts.beam.lm_weight, word_bonus=opts.beam.word_bonus,
                          shortlist_distance=opts.lexicon_shortlist_distance, attention=att)
             if new != text:
                 text, tokens = new, self.tokenizer.encode(new)
         if opts.word_guard and len(bias) and opts.bias != "none":
-            from .phonetic_rescoring import entity_spans
             from .word_guard import keep_ordinary_words
 
             logp = post.plain if post.plain is not None else post.subword
@@ -444,65 +417,3 @@ def pieces(logp: np.ndarray, most: int = STACK_WINDOW, least: int = STACK_WINDOW
     return out + [(s, len(logp))]
 
 
-def timed_words(text: str, tokens: list[int], logp: np.ndarray, tok: Tokenizer, duration: float,
-                memo: dict | None = None) -> Result:
-    """Words of ``text`` with times and confidence from a forced alignment of its subwords."""
-    from .lexicon_lookup import word_frames
-
-    words = text.split()
-    frames = word_frames(tokens, logp, tok, with_confidence=True, memo=memo)
-    if frames is None or len(frames) != len(words):
-        return Result(text, [Word(w, 0.0, round(duration, 2), 0.0) for w in words], duration)
-    out = [Word(w, round(a * FRAME_SECONDS, 2), round((b + 1) * FRAME_SECONDS, 2), round(max(c, 1e-3), 3))
-           for w, (a, b, c) in zip(words, frames)]
-    return Result(text, out, duration)
-
-
-def mark_entities(r: Result, bias: BiasingList) -> Result:
-    """Entity spans take the user's spelling and ``entity=True``; the text follows."""
-    if not len(bias) or not r.words:
-        return r
-    from .phonetic_rescoring import entity_spans
-
-    words = [w.word for w in r.words]
-    spans = entity_spans(words, bias)
-    if not spans:
-        return r
-    out, i = [], 0
-    for s, e, k in spans + [(len(words), len(words), -1)]:
-        out += r.words[i:s]
-        if k >= 0:
-            disp = bias.entries[k].display.split()
-            ws = r.words[s:e]
-            if len(disp) == len(ws):
-                out += [Word(d, w.start, w.end, w.confidence, True) for d, w in zip(disp, ws)]
-            else:  # "COVID-19" spoken as two words: one word, the span's times
-                out.append(Word(bias.entries[k].display, ws[0].start, ws[-1].end,
-                                round(min(w.confidence for w in ws), 3), True))
-        i = e
-    return Result(" ".join(w.word for w in out), out, r.duration)
-
-
-def greedy_decode(logp: np.ndarray, tok: Tokenizer, duration: float = 0.0) -> Result:
-    """Best unit per frame, repeats merged, blanks dropped; words with times and confidence."""
-    best = logp.argmax(-1)
-    words: list[list] = []  # [pieces, first frame, last frame, token log-probs]
-    prev = 0
-    for f, k in enumerate(best):
-        k = int(k)
-        if k != 0 and k != prev:
-            piece = tok.pieces[k]
-            if piece.startswith("\u2581") or not words:
-                words.append(["", f, f, []])
-            words[-1][0] += piece
-            words[-1][3].append(float(logp[f, k]))
-        if k != 0 and words:
-            words[-1][2] = f
-        prev = k
-    out = []
-    for pieces, first, last, lps in words:
-        w = pieces.replace("\u2581", "").strip()
-        if w:
-            out.append(Word(w, round(first * FRAME_SECONDS, 2), round((last + 1) * FRAME_SECONDS, 2),
-                            round(float(np.exp(np.mean(lps))), 3)))
-    return Result(" ".join(w.word for w in out), out, duration)

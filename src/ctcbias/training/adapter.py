@@ -26,8 +26,9 @@ from ..contextual_adapter import AdapterConfig, ContextualAdapter
 from ..model import CTCStack, StackConfig
 from ..tokenizer import Tokenizer
 from .features import FeatureSet
-from .train import (_batches, _collate, _ctc, batch_stream, cosine_lr, greedy_ids, load_checkpoint, load_weights,
-                    optimizer_step, save_checkpoint)
+from ..inference.result import greedy_units
+from .loop import batch_stream, batches, collate, ctc_loss
+from .train import cosine_lr, load_checkpoint, load_weights, optimizer_step, save_checkpoint
 
 log = logging.getLogger("ctcbias.adapter")
 
@@ -108,16 +109,16 @@ def evaluate(stack: CTCStack, adapter: ContextualAdapter, items: list[dict], fea
     adapter.eval()
     refs, plain, biased, hits, total, loss0, loss1 = [], [], [], 0, 0, 0.0, 0.0
     for it, lst in zip(items, lists):
-        x, lengths = _collate([it], feats, None, None)
+        x, lengths = collate([it], feats, None, None)
         low = stack.lower(x, lengths)
         n = int(low[2][0])
         emb = adapter.embed([tok.encode(e) for e in lst])
         o0 = stack.upper(*low)
         logp1 = stack.output(o0.hidden, low[1], adapter.bias_fn(emb))  # the blocks are the same: reuse them
         # the paired CTC loss says whether the list helps long before greedy output changes
-        loss0 += _ctc(o0.subword, o0.lengths, [it["sub"]]).item()
-        loss1 += _ctc(logp1, o0.lengths, [it["sub"]]).item()
-        h0, h1 = tok.decode(greedy_ids(o0.subword[0], n)), tok.decode(greedy_ids(logp1[0], n))
+        loss0 += ctc_loss(o0.subword, o0.lengths, [it["sub"]]).item()
+        loss1 += ctc_loss(logp1, o0.lengths, [it["sub"]]).item()
+        h0, h1 = tok.decode(greedy_units(o0.subword[0, :n])), tok.decode(greedy_units(logp1[0, :n]))
         refs.append(it["text"]), plain.append(h0), biased.append(h1)
         for e in it["ents"]:
             total += 1
@@ -131,7 +132,7 @@ def evaluate(stack: CTCStack, adapter: ContextualAdapter, items: list[dict], fea
 def train_adapter(cfg: AdapterTrainConfig) -> Path:
     from tqdm import tqdm
 
-    from ..evaluation.biasing import dev_items
+    from ..data.dev_lists import dev_items
     from ..normalize import normalize
 
     cfg.work.mkdir(parents=True, exist_ok=True)
@@ -159,7 +160,7 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     rest = [p for p in adapter.parameters() if p.dim() > 0]
     opt = torch.optim.AdamW([{"params": rest}, {"params": scalars, "lr_scale": 10.0, "weight_decay": 0.0}],
                             lr=cfg.lr, weight_decay=0.01)
-    steps_per_epoch = len(_batches(train_items, cfg.batch_frames, random.Random(0)))
+    steps_per_epoch = len(batches(train_items, cfg.batch_frames, random.Random(0)))
     total = int(cfg.epochs * steps_per_epoch)
 
     def lr_at(step: int, elapsed: float) -> float:
@@ -180,13 +181,13 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
             break
         lrng = random.Random(f"{cfg.seed}:{epoch}:{bi}")  # the same list again on resume
         lst = batch_list(batch, pool, cfg, lrng)
-        x, lengths = _collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
+        x, lengths = collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
             low = stack.lower(x, lengths)
             base = stack.upper(*low)  # the frozen stack runs once, without gradients
         hook = adapter.bias_fn(adapter.embed([tok.encode(e) for e in lst]))
         logp = stack.output([h.float() for h in base.hidden], low[1], hook)
-        loss = _ctc(logp, base.lengths, [it["sub"] for it in batch])
+        loss = ctc_loss(logp, base.lengths, [it["sub"] for it in batch])
         lr = optimizer_step(opt, loss, adapter.parameters(), lambda: lr_at(step, time.time() - t0))
         step += 1
         elapsed = time.time() - t0

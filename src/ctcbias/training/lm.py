@@ -17,13 +17,14 @@ log = logging.getLogger("ctcbias.lm")
 
 
 def build_lm(data: Path, out: Path, bin_dir: Path, order: int = 3) -> dict:
-    from ..data.build import _dev_entity, sources
+    from ..data.build import sources
+    from ..data.catalogs import dev_entity
     from ..data.catalogs import ReservedGate
     from ..data.text import split_of
 
     carriers, catalog, gate = sources()
     dev_gate = ReservedGate({e.spoken for ents in catalog.values() for e in ents
-                             if not e.reserved and _dev_entity(e.display)})
+                             if not e.reserved and dev_entity(e.display)})
     texts = [json.loads(l)["text"] for l in (data / "train.jsonl").open()]
     texts += [c[1] for c in carriers if split_of(c[1]) == "train"]
     kept = [t for t in dict.fromkeys(texts) if t not in gate and t not in dev_gate]

@@ -9,9 +9,9 @@ labelled 1 when the entry is one the utterance says and putting it there brings 
 closer to the reference (fewer word errors). Every utterance is also decoded with a 1000-entry
 list that holds none of its entities (labels all 0), so that the judge learns what a stranger's
 list looks like. The judge is a small network over the evidence (16 tanh units; ``hidden=0``: a
-logistic regression, the judge up to session 15).
+logistic regression).
 
-    ctcbias train lookup --data /work/data/synth --out src/ctcbias/assets/base/lexicon_lookup.json
+    ctcbias train lookup --data data/synth --out src/ctcbias/assets/base/lexicon_lookup.json
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
+
+from ..inference.lookup_judge import ATTENTION_FEATURES, FEATURES, LookupModel
 
 log = logging.getLogger("ctcbias.lookup")
 
@@ -33,7 +37,7 @@ def _rows(rec, post, words: list[str], opts, true: set[str], ref: str) -> list[d
     bias = rec.compile(words, opts)
     text = normalize(rec.decode(post, bias, opts).text)
     rows = candidates(rec.tokenizer.encode(text), text, post.subword, post.phone, rec.tokenizer, bias,
-                      rec._boosted_lm(bias, opts), opts.beam.lm_weight, opts.beam.word_bonus,
+                      rec.boosted_lm(bias, opts), opts.beam.lm_weight, opts.beam.word_bonus,
                       opts.lexicon_shortlist_distance, attention=post.attention)
     hyp, ref_words = text.split(), ref.split()
     errors = Levenshtein.distance(hyp, ref_words)
@@ -45,12 +49,12 @@ def _rows(rec, post, words: list[str], opts, true: set[str], ref: str) -> list[d
     return rows
 
 
-HIDDEN = 16  # the judge's hidden units (dev-heldout, 1000 names: F1 0.748 -> 0.777 for decoder biasing)
+HIDDEN = 16  # the judge's hidden units: the evidence interacts, one weight per feature cannot say so
 
 
 def _settings(hidden: int) -> dict:
     """Fitting settings: the network's weight penalty and steps were picked on the first half of dev's
-    utterances (scored on the second); the logistic regression keeps :meth:`LookupModel.fit`'s own."""
+    utterances (scored on the second); the logistic regression keeps :func:`fit_judge`'s own."""
     return {"hidden": hidden, "l2": 0.001, "steps": 2000} if hidden else {}
 
 
@@ -58,7 +62,7 @@ def collect(data: Path, model: Path | None = None, n: int = 200, progress: bool 
     """Candidate rows with evidence, label, utterance index, list size and system."""
     from tqdm import tqdm
 
-    from ..evaluation.biasing import dev_items
+    from ..data.dev_lists import dev_items
     from ..inference.recognizer import TECHNIQUES, DecodingOptions, Recognizer
 
     rec = Recognizer.load(model)
@@ -90,8 +94,6 @@ def fit(data: Path, out: Path, model: Path | None = None, n: int = 200, progress
     an adapter, also the joint judge (``<out>_joint.json``): fitted on the joint system's rows, with
     the adapter's attention as evidence and the candidates it nominated. The plain judge never sees
     those nominations (it judges decoder biasing, which has no attention)."""
-    from ..inference.lexicon_lookup import ATTENTION_FEATURES, FEATURES
-
     t0 = time.time()
     rows = collect(data, model, n, progress)
     summary = _fit_one([r for r in rows if not r.get("attended")], FEATURES, data, out, model, n, t0, hidden)
@@ -104,14 +106,12 @@ def fit(data: Path, out: Path, model: Path | None = None, n: int = 200, progress
 
 def _fit_one(rows: list[dict], features: tuple[str, ...], data: Path, out: Path, model: Path | None, n: int,
              t0: float, hidden: int) -> dict:
-    from ..inference.lexicon_lookup import LookupModel
-
     labels = [r["label"] for r in rows]
     # an honest check first: fitted on the first half of the utterances, scored on the second
     half = n // 2
     a = [r for r in rows if r["utterance"] < half]
     b = [r for r in rows if r["utterance"] >= half]
-    held = LookupModel.fit(a, [r["label"] for r in a], features=features, **_settings(hidden))
+    held = fit_judge(a, [r["label"] for r in a], features=features, **_settings(hidden))
     check = {}
     for lst in sorted({r["list"] for r in b}):
         rb = [r for r in b if r["list"] == lst]
@@ -122,7 +122,7 @@ def _fit_one(rows: list[dict], features: tuple[str, ...], data: Path, out: Path,
                       "accepted_false": sum(1 for r, x in zip(rb, acc) if x and not r["label"]),
                       # the ranking at every threshold: precision averaged over the true candidates
                       "average_precision": _average_precision(sc, [r["label"] for r in rb])}
-    judge = LookupModel.fit(rows, labels, features=features, **_settings(hidden))
+    judge = fit_judge(rows, labels, features=features, **_settings(hidden))
     summary = {"dev_utterances": n, "hidden_units": hidden, "candidates": len(rows), "true": sum(labels),
                "held_out_check": check, "wall_minutes": round((time.time() - t0) / 60, 1)}
     log.info("lookup judge (%s): %s", out.name, summary)
@@ -133,9 +133,45 @@ def _fit_one(rows: list[dict], features: tuple[str, ...], data: Path, out: Path,
 
 
 def _average_precision(scores, labels) -> float | None:
-    import numpy as np
-
     y = np.asarray(labels)[np.argsort(-np.asarray(scores), kind="stable")]
     if not y.sum():
         return None
     return round(float((np.cumsum(y) / np.arange(1, len(y) + 1) * y).sum() / y.sum()), 3)
+
+
+def fit_judge(rows: list[dict], labels: list[int], l2: float = 0.01, steps: int = 3000,
+              features: tuple[str, ...] = FEATURES, hidden: int = 0, seed: int = 0) -> LookupModel:
+    """L2-regularized logistic regression by gradient descent (a few hundred rows to tens of
+    thousands); with ``hidden`` units, the network, fitted with Adam (full batch, seeded)."""
+    x = np.array([[r[k] for k in features] for r in rows], dtype=np.float64)
+    y = np.array(labels, dtype=np.float64)
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    if hidden:
+        return _fit_network(x, y, mean, std, features, hidden, l2, steps, seed)
+    a = np.hstack([(x - mean) / std, np.ones((len(x), 1))])
+    w = np.zeros(a.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-a @ w))
+        w -= (a.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0])
+    return LookupModel(tuple(w.tolist()), tuple(mean.tolist()), tuple(std.tolist()), tuple(features))
+
+def _fit_network(x, y, mean, std, features, hidden, l2, steps, seed) -> LookupModel:
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    xs = torch.tensor((x - mean) / std, dtype=torch.float32)
+    ys = torch.tensor(y, dtype=torch.float32)
+    w1 = (torch.randn(hidden, xs.shape[1], generator=g) / xs.shape[1] ** 0.5).requires_grad_()
+    b1 = torch.zeros(hidden, requires_grad=True)
+    w2 = (torch.randn(hidden, generator=g) / hidden ** 0.5).requires_grad_()
+    b2 = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([w1, b1, w2, b2], lr=0.01)
+    for _ in range(steps):
+        opt.zero_grad()
+        z = torch.tanh(xs @ w1.T + b1) @ w2 + b2
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, ys) + l2 * (w1.square().sum() + w2.square().sum()) / 2
+        loss.backward()
+        opt.step()
+    unit = torch.cat([w1, b1[:, None]], 1).detach().double().tolist()
+    return LookupModel(tuple(w2.detach().double().tolist() + b2.detach().double().tolist()), tuple(mean.tolist()),
+               tuple(std.tolist()), tuple(features), tuple(tuple(u) for u in unit))

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer, train_sentencepiece
+from ..inference.result import greedy_units
 from .features import FeatureSet, feature_kind
+from .loop import batch_stream, batches, collate, ctc_loss
 
 log = logging.getLogger("ctcbias.train")
 
@@ -62,63 +63,6 @@ def _items(manifest: Path, feats: FeatureSet, tok: Tokenizer, phones: PhoneSet, 
     return out
 
 
-def _batches(items: list[dict], max_frames: int, rng: random.Random) -> list[list[dict]]:
-    items = sorted(items, key=lambda it: it["n"] + rng.random() * 20)
-    out, cur, longest = [], [], 0
-    for it in items:
-        longest = max(longest, it["n"])
-        if cur and longest * (len(cur) + 1) > max_frames:
-            out.append(cur)
-            cur, longest = [], it["n"]
-        cur.append(it)
-    if cur:
-        out.append(cur)
-    rng.shuffle(out)
-    return out
-
-
-def batch_stream(items: list[dict], max_frames: int, seed: int, step: int = 0):
-    """``(epoch, index, batch, last_of_epoch)`` from global step ``step`` on, endlessly.
-
-    Each epoch has its own shuffled order; epochs differ by a batch or two in length (the length
-    jitter regroups them), so a resumed run walks the epochs to find where ``step`` falls.
-    """
-    epoch, first = 0, 0
-    while True:
-        batches = _batches(items, max_frames, random.Random(f"{seed}:{epoch}"))
-        if not batches:
-            return
-        for bi in range(max(0, step - first), len(batches)):
-            yield epoch, bi, batches[bi], bi == len(batches) - 1
-        epoch, first = epoch + 1, first + len(batches)
-
-
-def _collate(batch: list[dict], feats: FeatureSet, cfg: TrainConfig | None, rng: np.random.Generator | None):
-    t = max(it["n"] for it in batch)
-    x = np.zeros((len(batch), t, feats.chunks[0].shape[1]), dtype=np.float32)
-    for i, it in enumerate(batch):
-        f = np.asarray(feats[it["id"]], dtype=np.float32)
-        if cfg is not None:  # SpecAugment on the encoder features
-            f = f.copy()
-            for _ in range(cfg.time_masks):
-                w = rng.integers(0, cfg.time_mask_max + 1)
-                s = rng.integers(0, max(1, len(f) - w))
-                f[s:s + w] = 0
-            for _ in range(cfg.dim_masks):
-                w = rng.integers(0, cfg.dim_mask_max + 1)
-                s = rng.integers(0, f.shape[1] - w)
-                f[:, s:s + w] = 0
-        x[i, : it["n"]] = f
-    lengths = torch.tensor([it["n"] for it in batch])
-    return torch.from_numpy(x), lengths
-
-
-def _ctc(logp: torch.Tensor, lengths: torch.Tensor, targets: list[list[int]]) -> torch.Tensor:
-    tl = torch.tensor([len(t) for t in targets])
-    flat = torch.tensor([i for t in targets for i in t], dtype=torch.long)
-    return F.ctc_loss(logp.float().transpose(0, 1), flat, lengths, tl, zero_infinity=True, reduction="sum") / len(targets)
-
-
 def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, lr_now) -> float:
     """Backward, clip gradients to norm 5, step at ``lr_now()`` (read after the backward pass, as
     the time-fitted schedule counts it; a parameter group's ``lr_scale`` multiplies it); returns
@@ -133,11 +77,6 @@ def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, lr_no
     return lr
 
 
-def greedy_ids(logp: torch.Tensor, n: int) -> list[int]:
-    best = logp[:n].argmax(-1).tolist()
-    return [b for i, b in enumerate(best) if b != 0 and (i == 0 or b != best[i - 1])]
-
-
 @torch.no_grad()
 def evaluate(model: CTCStack, items: list[dict], feats: FeatureSet, tok: Tokenizer, max_frames: int = 30000) -> dict:
     """Greedy WER of the final and intermediate heads and PER of the phone head."""
@@ -145,17 +84,17 @@ def evaluate(model: CTCStack, items: list[dict], feats: FeatureSet, tok: Tokeniz
 
     model.eval()
     refs, hyps, ihyps, pref, phyp = [], [], [], [], []
-    for batch in _batches(items, max_frames, random.Random(0)):
-        x, lengths = _collate(batch, feats, None, None)
+    for batch in batches(items, max_frames, random.Random(0)):
+        x, lengths = collate(batch, feats, None, None)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             o = model(x, lengths)
         for i, it in enumerate(batch):
             n = int(o.lengths[i])
             refs.append(it["text"])
-            hyps.append(tok.decode(greedy_ids(o.subword[i].float(), n)))
-            ihyps.append(tok.decode(greedy_ids(o.inter[i].float(), n)))
+            hyps.append(tok.decode(greedy_units(o.subword[i, :n].float())))
+            ihyps.append(tok.decode(greedy_units(o.inter[i, :n].float())))
             pref.append(" ".join(map(str, it["ph"])))
-            phyp.append(" ".join(map(str, greedy_ids(o.phone[i].float(), n))))
+            phyp.append(" ".join(map(str, greedy_units(o.phone[i, :n].float()))))
     model.train()
     return {"wer": jiwer.wer(refs, hyps), "wer_inter": jiwer.wer(refs, ihyps), "per": jiwer.wer(pref, phyp)}
 
@@ -219,7 +158,7 @@ def train(cfg: TrainConfig) -> Path:
     model = CTCStack(mcfg)
     log.info("stack parameters: %.2f M", sum(p.numel() for p in model.parameters()) / 1e6)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    steps_per_epoch = len(_batches(train_items, cfg.batch_frames, random.Random(0)))
+    steps_per_epoch = len(batches(train_items, cfg.batch_frames, random.Random(0)))
     total = int(cfg.epochs * steps_per_epoch)
 
     def lr_at(step: int, elapsed: float) -> float:
@@ -242,12 +181,12 @@ def train(cfg: TrainConfig) -> Path:
     for epoch, bi, batch, last in batch_stream(train_items, cfg.batch_frames, cfg.seed, step):
         if step >= total:
             break
-        x, lengths = _collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
+        x, lengths = collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
         with torch.autocast("cpu", dtype=torch.bfloat16):
             o = model(x, lengths)
-        l_out = _ctc(o.subword, o.lengths, [it["sub"] for it in batch])
-        l_int = _ctc(o.inter, o.lengths, [it["sub"] for it in batch])
-        l_ph = _ctc(o.phone, o.lengths, [it["ph"] for it in batch])
+        l_out = ctc_loss(o.subword, o.lengths, [it["sub"] for it in batch])
+        l_int = ctc_loss(o.inter, o.lengths, [it["sub"] for it in batch])
+        l_ph = ctc_loss(o.phone, o.lengths, [it["ph"] for it in batch])
         loss = (l_out + cfg.weight_inter * l_int + cfg.weight_phone * l_ph) / (1 + cfg.weight_inter + cfg.weight_phone)
         lr = optimizer_step(opt, loss, model.parameters(), lambda: lr_at(step, time.time() - t0))
         step += 1

@@ -1,0 +1,141 @@
+"""What decoding produces, and the small steps that shape it: hypotheses of the beam search, timed
+words, the entity spans of a word sequence, and the greedy reading of a CTC head.
+
+    >>> import numpy as np
+    >>> greedy_units(np.log(np.eye(3)[[0, 1, 1, 0, 1, 2, 2]] * 0.97 + 0.01))
+    [1, 1, 2]
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..tokenizer import Tokenizer
+from .align import word_frames
+from .biasing_list import BiasingList
+
+__all__ = ["FRAME_SECONDS", "Hypothesis", "Result", "Word", "entity_spans", "greedy_decode", "greedy_units",
+           "mark_entities", "timed_words"]
+
+FRAME_SECONDS = 0.04  # one stack frame: two 20 ms encoder frames
+
+
+@dataclass
+class Hypothesis:
+    tokens: tuple[int, ...]
+    text: str
+    score: float  # acoustic + extra
+    acoustic: float
+    extra: float
+
+
+@dataclass
+class Word:
+    word: str
+    start: float
+    end: float
+    confidence: float
+    entity: bool = False
+
+
+@dataclass
+class Result:
+    text: str
+    words: list[Word] = field(default_factory=list)
+    duration: float = 0.0
+    # on request (``attention=True``): the adapter's weights, (frames, 1 + entries), 25 frames a second,
+    # and the entries they belong to, "<no-bias>" first
+    attention: np.ndarray | None = None
+    attention_entries: list[str] | None = None
+
+    def to_dict(self) -> dict:
+        d = {"text": self.text, "words": [asdict(w) for w in self.words]}
+        if self.attention is not None:
+            d["attention"] = {"entries": self.attention_entries, "frame_seconds": FRAME_SECONDS,
+                              "weights": np.round(self.attention, 3).tolist()}
+        return d
+
+
+def entity_spans(words: list[str], bias: BiasingList | None, max_len: int = 8) -> list[tuple[int, int, int]]:
+    """Non-overlapping (start, end, entry) spans of ``words`` equal to an entry, longest first."""
+    if bias is None or not len(bias):
+        return []
+    out, i = [], 0
+    while i < len(words):
+        for n in range(min(max_len, len(words) - i), 0, -1):
+            e = bias.by_spoken.get(" ".join(words[i:i + n]))
+            if e is not None:
+                out.append((i, i + n, e))
+                i += n
+                break
+        else:
+            i += 1
+    return out
+
+
+def greedy_units(logp) -> list[int]:
+    """The CTC head's best unit per frame, repeats merged, blanks (unit 0) dropped."""
+    best = logp.argmax(-1).tolist()
+    return [b for i, b in enumerate(best) if b != 0 and (i == 0 or b != best[i - 1])]
+
+
+def timed_words(text: str, tokens: list[int], logp: np.ndarray, tok: Tokenizer, duration: float,
+                memo: dict | None = None) -> Result:
+    """Words of ``text`` with times and confidence from a forced alignment of its subwords."""
+    words = text.split()
+    frames = word_frames(tokens, logp, tok, with_confidence=True, memo=memo)
+    if frames is None or len(frames) != len(words):
+        return Result(text, [Word(w, 0.0, round(duration, 2), 0.0) for w in words], duration)
+    out = [Word(w, round(a * FRAME_SECONDS, 2), round((b + 1) * FRAME_SECONDS, 2), round(max(c, 1e-3), 3))
+           for w, (a, b, c) in zip(words, frames)]
+    return Result(text, out, duration)
+
+
+def mark_entities(r: Result, bias: BiasingList) -> Result:
+    """Entity spans take the user's spelling and ``entity=True``; the text follows."""
+    if not len(bias) or not r.words:
+        return r
+    words = [w.word for w in r.words]
+    spans = entity_spans(words, bias)
+    if not spans:
+        return r
+    out, i = [], 0
+    for s, e, k in spans + [(len(words), len(words), -1)]:
+        out += r.words[i:s]
+        if k >= 0:
+            disp = bias.entries[k].display.split()
+            ws = r.words[s:e]
+            if len(disp) == len(ws):
+                out += [Word(d, w.start, w.end, w.confidence, True) for d, w in zip(disp, ws)]
+            else:  # "COVID-19" spoken as two words: one word, the span's times
+                out.append(Word(bias.entries[k].display, ws[0].start, ws[-1].end,
+                                round(min(w.confidence for w in ws), 3), True))
+        i = e
+    return Result(" ".join(w.word for w in out), out, r.duration)
+
+
+def greedy_decode(logp: np.ndarray, tok: Tokenizer, duration: float = 0.0) -> Result:
+    """Best unit per frame, repeats merged, blanks dropped; words with times and confidence."""
+    best = logp.argmax(-1)
+    words: list[list] = []  # [pieces, first frame, last frame, token log-probs]
+    prev = 0
+    for f, k in enumerate(best):
+        k = int(k)
+        if k != 0 and k != prev:
+            piece = tok.pieces[k]
+            if piece.startswith("\u2581") or not words:
+                words.append(["", f, f, []])
+            words[-1][0] += piece
+            words[-1][3].append(float(logp[f, k]))
+        if k != 0 and words:
+            words[-1][2] = f
+        prev = k
+    out = []
+    for pieces, first, last, lps in words:
+        w = pieces.replace("\u2581", "").strip()
+        if w:
+            out.append(Word(w, round(first * FRAME_SECONDS, 2), round((last + 1) * FRAME_SECONDS, 2),
+                            round(float(np.exp(np.mean(lps))), 3)))
+    return Result(" ".join(w.word for w in out), out, duration)
