@@ -94,6 +94,11 @@ def _log_to(path: Path) -> None:
 
 
 train_app = typer.Typer(no_args_is_help=True, help="Build the trained artifacts.")
+
+
+def _given(**options) -> dict:
+    """The options given on the command line; the rest keep their config dataclass's defaults."""
+    return {k: v for k, v in options.items() if v is not None}
 app.add_typer(train_app, name="train")
 
 
@@ -103,15 +108,17 @@ def train_base(
     feats: Path = typer.Option(Path("data/feats"), help="encoder feature cache"),
     work: Path = typer.Option(Path("data/train-work"), help="checkpoints and lexicon"),
     out: Path = typer.Option(Path("src/ctcbias/assets/base"), help="where the shipped model goes"),
-    epochs: float = typer.Option(2.0, min=0.01),
+    epochs: Optional[float] = typer.Option(None, min=0.01, help="default: TrainConfig's"),
     limit_minutes: float = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit"),
     jobs: int = typer.Option(2, min=1, help="encoder workers for the feature cache"),
     init: Optional[Path] = typer.Option(None, help="start from an earlier run's checkpoint (last.pt) or a "
                                                    "shipped stack.pt"),
-    lr: float = typer.Option(1.2e-3, min=0.0),
-    warmup: int = typer.Option(300, min=1),
-    time_mask_max: int = typer.Option(25, min=0, help="SpecAugment: longest time mask, encoder frames"),
-    dim_mask_max: int = typer.Option(48, min=0, help="SpecAugment: widest feature mask"),
+    lr: Optional[float] = typer.Option(None, min=0.0, help="default: TrainConfig's"),
+    warmup: Optional[int] = typer.Option(None, min=1, help="default: TrainConfig's"),
+    time_mask_max: Optional[int] = typer.Option(None, min=0, help="SpecAugment: longest time mask, encoder frames "
+                                                                  "(default: TrainConfig's)"),
+    dim_mask_max: Optional[int] = typer.Option(None, min=0, help="SpecAugment: widest feature mask (default: "
+                                                                 "TrainConfig's)"),
     pad: float = typer.Option(0.0, min=0.0, max=30.0,
                               help="seconds of zero audio after each clip in the encoder (30: Whisper's own window)"),
     pack: bool = typer.Option(False, help="with --pad 30: several training clips share one window (cheaper)"),
@@ -131,8 +138,9 @@ def train_base(
         raise typer.Exit(2)
     for name in ("dev", "train"):
         cache_features(data / f"{name}.jsonl", feats, jobs=jobs, pad=pad, pack=pack and name == "train")
-    train(TrainConfig(data=data, feats=feats, work=work, out=out, epochs=epochs, limit_minutes=limit_minutes,
-                      init=init, lr=lr, warmup=warmup, time_mask_max=time_mask_max, dim_mask_max=dim_mask_max))
+    train(TrainConfig(data=data, feats=feats, work=work, out=out, limit_minutes=limit_minutes, init=init,
+                      **_given(epochs=epochs, lr=lr, warmup=warmup, time_mask_max=time_mask_max,
+                               dim_mask_max=dim_mask_max)))
 
 
 @train_app.command("adapter")
@@ -141,11 +149,12 @@ def train_adapter_cmd(
     feats: Path = typer.Option(Path("data/feats"), help="encoder feature cache (from 'train base')"),
     model: Path = typer.Option(Path("src/ctcbias/assets/base"), help="the frozen base; adapter.pt goes beside it"),
     work: Path = typer.Option(Path("data/adapter-work"), help="checkpoints and log"),
-    epochs: float = typer.Option(2.0, min=0.01),
+    epochs: Optional[float] = typer.Option(None, min=0.01, help="default: AdapterTrainConfig's"),
     limit_minutes: float = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit"),
-    lr: float = typer.Option(1e-3, min=0.0),
-    max_distractors: int = typer.Option(300, min=0, help="most distractors in a training list"),
-    warmup: int = typer.Option(100, min=0, help="warm-up steps"),
+    lr: Optional[float] = typer.Option(None, min=0.0, help="default: AdapterTrainConfig's"),
+    max_distractors: Optional[int] = typer.Option(None, min=0, help="most distractors in a training list "
+                                                                    "(default: AdapterTrainConfig's)"),
+    warmup: Optional[int] = typer.Option(None, min=0, help="warm-up steps (default: AdapterTrainConfig's)"),
     init: Optional[Path] = typer.Option(None, help="start from this adapter (adapter.pt or a checkpoint): a second "
                                                    "phase with its own schedule"),
 ):
@@ -157,9 +166,9 @@ def train_adapter_cmd(
         raise typer.Exit(2)
     work.mkdir(parents=True, exist_ok=True)
     _log_to(work / "train.log")
-    train_adapter(AdapterTrainConfig(data=data, feats=feats, model=model, work=work, epochs=epochs,
-                                     limit_minutes=limit_minutes, lr=lr, max_distractors=max_distractors,
-                                     warmup=warmup, init=init))
+    train_adapter(AdapterTrainConfig(data=data, feats=feats, model=model, work=work, limit_minutes=limit_minutes,
+                                     init=init, **_given(epochs=epochs, lr=lr, max_distractors=max_distractors,
+                                                         warmup=warmup)))
 
 
 @train_app.command("lm")
@@ -388,7 +397,7 @@ def transcribe(
 
     from .audio import AudioError
     from .inference.biasing_list import BiasingListError
-    from .inference.recognizer import Recognizer
+    from .inference.recognizer import ModeError, Recognizer
 
     try:
         rec = Recognizer.load(model, encoder)
@@ -396,8 +405,10 @@ def transcribe(
         typer.echo(f"cannot load the model: {e}", err=True)
         raise typer.Exit(3)
     opts = rec.resolve(opts)
-    if opts.bias in ("encoder", "joint") and rec.adapter is None:
-        _usage(f"--bias {opts.bias}: {rec.model_dir} has no contextual adapter; use decoder or none")
+    try:
+        rec.check(opts)
+    except ModeError as e:
+        _usage(f"--bias {opts.bias}: {e}")
     if attention_plot is not None and rec.adapter is None:
         _usage(f"--attention-plot: {rec.model_dir} has no contextual adapter, so there is no attention to draw")
     if words and manifest is None:  # one list for all files: check it (and compile it) once

@@ -34,7 +34,7 @@ trained (``ctcbias.training.adapter``). With ``gain`` 0 and a zero context value
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -73,12 +73,14 @@ class Catalog:
     # (keys, values) with <no-bias> as row 0 (its key, a zero value), when embedded for inference:
     # ``keys`` and ``values`` above are views of their rows 1..P, so nothing is copied to add it
     ext: tuple[torch.Tensor, torch.Tensor] | None = None
+    # extended(), built once per dtype
+    extended_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def extended(self, dtype: torch.dtype, adapter: "ContextualAdapter") -> tuple[torch.Tensor, ...]:
         """(keys, values, prior, subword ids) with ``<no-bias>`` as position 0, in ``dtype``: its
         key, a zero value, its learned offset; built once per catalog (a catalog is its adapter's,
         made with its weights)."""
-        got = self.__dict__.setdefault("_ext", {}).get(dtype)
+        got = self.extended_cache.get(dtype)
         if got is None:
             keys, values = self.ext if self.ext is not None else (
                 torch.cat([adapter.no_bias_key[None], self.keys]), torch.cat([torch.zeros_like(self.values[:1]), self.values]))
@@ -90,7 +92,7 @@ class Catalog:
             pad = -len(ids) % POSITION_BUCKET
             keys, values = F.pad(keys, (0, 0, 0, pad)), F.pad(values, (0, 0, 0, pad))
             prior, ids = F.pad(prior, (0, pad), value=-math.inf), F.pad(ids, (0, pad))
-            got = self._ext[dtype] = (keys.to(dtype), values.to(dtype), prior.to(dtype), ids)
+            got = self.extended_cache[dtype] = (keys.to(dtype), values.to(dtype), prior.to(dtype), ids)
         return got
 
 

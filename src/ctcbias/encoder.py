@@ -18,10 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .audio import SAMPLE_RATE
+
 __all__ = ["read_ct2", "log_mel", "WhisperEncoder", "default_model_file", "WHISPER_BASE_SHA256"]
 
 WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
-SAMPLE_RATE, N_FFT, HOP, N_MELS = 16000, 400, 160, 80
+N_FFT, HOP, N_MELS = 400, 160, 80
 MAX_FRAMES = 3000  # 30 s of mel frames -> 1500 encoder frames at 50 Hz
 _CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 

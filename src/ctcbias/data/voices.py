@@ -20,10 +20,11 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from ..audio import SAMPLE_RATE
+
 __all__ = ["Voice", "TRAIN_VOICES", "HELDOUT_VOICES", "synthesize", "SAMPLE_RATE", "pick_voice", "kokoro_or",
            "voice_id"]
 
-SAMPLE_RATE = 16000
 ESPEAK_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
                   "en-029", "en-us-nyc"]
 _ODD_VARIANTS = ("robot", "robosoft", "demonic", "whisper", "croak", "tweaky")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import SAMPLE_RATE
 from ..normalize import normalize
 from .metrics import Counts, score
 
@@ -93,8 +94,8 @@ def run(data: Path, realspeech: Path, out: Path, limit: int = 0) -> dict:
                          "examples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps))[:5]]}
 
     # Real-time factor on 10 s of real speech (median of 5 after a warm-up).
-    clip = np.concatenate([load_audio(realspeech / it["audio"]) for it in rs[:4]])[:160000]
-    clip = np.pad(clip, (0, max(0, 160000 - len(clip))))
+    clip = np.concatenate([load_audio(realspeech / it["audio"]) for it in rs[:4]])[:10 * SAMPLE_RATE]
+    clip = np.pad(clip, (0, max(0, 10 * SAMPLE_RATE - len(clip))))
     enc_t, all_t = [], []
     for i in range(6):
         t0 = time.perf_counter()

@@ -8,7 +8,7 @@ biasing-list word, otherwise toward U-WER.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jiwer
 

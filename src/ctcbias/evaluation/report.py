@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio import load_audio
+from ..audio import SAMPLE_RATE, load_audio
 from ..inference.recognizer import Recognizer
 from ..normalize import normalize
 from .base import git_commit
@@ -66,7 +66,7 @@ def peers(rec: Recognizer, data: Path, items: list[dict], size: str, progress: b
                "pocketsphinx + add_word": PocketSphinxPeer(),
                "Whisper-base, list as initial_prompt": WhisperPromptPeer()}
     audio = [load_audio(data / it["audio"]) for it in items]
-    secs = sum(len(a) for a in audio) / 16000
+    secs = sum(len(a) for a in audio) / SAMPLE_RATE
     out = {}
     for name, peer in systems.items():
         c, e, dt = Counts(), EntityCounts(), 0.0
@@ -75,9 +75,9 @@ def peers(rec: Recognizer, data: Path, items: list[dict], size: str, progress: b
             bias = rec.compile(words)
             t0 = time.perf_counter()
             if peer is None:
-                hyp = rec.transcribe(x, 16000, words=bias).text
+                hyp = rec.transcribe(x, SAMPLE_RATE, words=bias).text
             elif isinstance(peer, PyCTCDecodePeer):
-                hyp = peer.decode(rec.posteriors(x, 16000).subword, [normalize(w) for w in words])
+                hyp = peer.decode(rec.posteriors(x, SAMPLE_RATE).subword, [normalize(w) for w in words])
             else:
                 hyp = peer.transcribe(x, words)
             dt += time.perf_counter() - t0
@@ -100,12 +100,12 @@ def scaling(rec: Recognizer, data: Path, n: int, progress: bool = True) -> dict:
                               if e.reserved))
     items = [it for name in SETS for it in _load(data, name, n)]
     audio = [load_audio(data / it["audio"]) for it in items]
-    secs = sum(len(a) for a in audio) / 16000
+    secs = sum(len(a) for a in audio) / SAMPLE_RATE
     rng = random.Random("scaling")
     opts = rec.resolve()
-    # decoder biasing alone (issue 4's time bar is the decoder's), on the unbiased posteriors
+    # decoder biasing alone (its time is the decoder's own), on the unbiased posteriors
     dopts = rec.resolve(bias="decoder") if opts.bias != "decoder" else None
-    plain = [rec.posteriors(x, 16000) for x in audio] if dopts is not None else []
+    plain = [rec.posteriors(x, SAMPLE_RATE) for x in audio] if dopts is not None else []
     out = {}
     for size in SCALE_SIZES:
         c, e, dt, ct, dec, lt, ddec = Counts(), EntityCounts(), 0.0, 0.0, 0.0, 0.0, 0.0
@@ -121,7 +121,7 @@ def scaling(rec: Recognizer, data: Path, n: int, progress: bool = True) -> dict:
             t1 = time.perf_counter()
             lt += tl - t0
             # transcribe() in its two halves, so the decoder's share is timed on its own
-            post = rec.posteriors(x, 16000, bias if opts.bias in ("encoder", "joint") else None)
+            post = rec.posteriors(x, SAMPLE_RATE, bias if opts.uses_adapter else None)
             t2 = time.perf_counter()
             hyp = rec.decode(post, bias, opts).text
             t3 = time.perf_counter()
@@ -166,13 +166,13 @@ def no_entity_lists(rec: Recognizer, data: Path, n: int, progress: bool = True) 
         true = {en["display"] for en in it["entities"]}
         bias = rec.compile([w for w in it["bias_lists"]["1000"] if w not in true])
         own = {i for en in it["entities"] for i in range(en["word_start"], en["word_end"])}
-        feats = rec.features(data / it["audio"])
-        plain = rec.posteriors(None, features=feats)
-        biased = rec.posteriors(None, bias=bias, features=feats) if rec.adapter is not None else plain
-        secs += plain.duration
+        run = rec.pipeline(data / it["audio"])
+        for o in opts.values():  # the model's share stays out of the decode times
+            run.posteriors(bias, o)
+        secs += run.duration
         for k, o in opts.items():
             t0 = time.perf_counter()
-            hyp = normalize(rec.decode(biased if o.bias in ("encoder", "joint") else plain, bias, o).text)
+            hyp = normalize(run.decode(bias, o).text)
             dec[k] += time.perf_counter() - t0
             per[k].append((score(it["text"], hyp, own), entity_counts([], hyp, bias).fp))
     words = sum(c.ref_words for c, _ in per["beam + LM, no list"])
@@ -212,14 +212,14 @@ def adapter_overhead(rec: Recognizer, data: Path, n: int) -> dict | None:
         plain, biased = [], []
         for _ in range(3):
             t0 = time.perf_counter()
-            rec.posteriors(x, 16000)
+            rec.posteriors(x, SAMPLE_RATE)
             t1 = time.perf_counter()
-            rec.posteriors(x, 16000, bias=bias)
+            rec.posteriors(x, SAMPLE_RATE, bias=bias)
             plain.append(t1 - t0)
             biased.append(time.perf_counter() - t1)
         base += min(plain)
         with_adapter += min(biased)
-    secs = sum(len(a) for a in audio) / 16000
+    secs = sum(len(a) for a in audio) / SAMPLE_RATE
     return {"utterances": n, "rtf_model": round(base / secs, 4), "rtf_model_with_adapter_1000": round(with_adapter / secs, 4),
             "added": round(with_adapter / base - 1, 3), "embed_1000_seconds": round(emb, 3)}
 
@@ -241,16 +241,15 @@ def real_speech(rec: Recognizer, root: Path, n: int, with_whisper: bool, progres
     libri = 0
     for it in tqdm(items, desc="realspeech", disable=not progress, leave=False):
         x = load_audio(root / it["audio"])
-        post = rec.posteriors(x, 16000)
-        hyps = {"greedy, no list": rec.decode(post, rec.compile([]), rec.resolve(greedy=True, bias="none")).text,
-                "beam + LM, no list": rec.decode(post, rec.compile([]), rec.resolve(bias="none")).text}
+        run = rec.pipeline(x, SAMPLE_RATE)
+        hyps = {"greedy, no list": run.decode(rec.compile([]), rec.resolve(greedy=True, bias="none")).text,
+                "beam + LM, no list": run.decode(rec.compile([]), rec.resolve(bias="none")).text}
         lst = it.get("biasing_list")
         if lst:
             libri += 1
             bias = rec.compile(lst)
             opts = rec.resolve()
-            p = rec.posteriors(None, bias=bias, features=rec.features(x)) if opts.bias in ("encoder", "joint") else post
-            hyps[f"ctcbias {opts.bias}, N=100 list"] = rec.decode(p, bias, opts).text
+            hyps[f"ctcbias {opts.bias}, N=100 list"] = run.decode(bias, opts).text
             if whisper is not None:
                 hyps["Whisper-base, no prompt"] = whisper.transcribe(x, [])
                 hyps["Whisper-base, list as prompt"] = whisper.transcribe(x, lst)
@@ -279,8 +278,7 @@ def run(data: Path, realspeech: Path, out: Path, quick: bool = False, progress: 
                  "commit": git_commit(), "quick": quick, "sizes": sz.__dict__, "default_bias": rec.resolve().bias}
     systems = {**SYSTEMS, **(ADAPTER_SYSTEMS if rec.adapter is not None else {})}
     # the timings first, in a fresh process: after the tables' thousands of decodes (and the peers'
-    # models) the same calls ran 25-45% slower (session 15's code on one machine: RTF end to end at
-    # 1k / 10k entries 0.039 / 0.083 in a process of its own, 0.049 / 0.121 at the end of the bench)
+    # models) the same calls ran 25-45% slower
     res["scaling"] = {"utterances": 2 * sz.scale, "results": scaling(rec, data, sz.scale, progress)}
     res["adapter_overhead"] = adapter_overhead(rec, data, sz.scale)
     res["table"] = {name: {"utterances": min(sz.table, len(_load(data, name, sz.table))),

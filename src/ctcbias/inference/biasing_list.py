@@ -55,7 +55,6 @@ class TokenTrie:
     def __init__(self):
         self.children: list[dict[int, int]] = [{}]
         self.ends: list[tuple[int, ...]] = [()]
-        self.depth: list[int] = [0]
 
     def add(self, tokens: tuple[int, ...], entry: int) -> None:
         children, node = self.children, 0
@@ -66,7 +65,6 @@ class TokenTrie:
                 nxt = kids[t] = len(children)
                 children.append({})
                 self.ends.append(())
-                self.depth.append(self.depth[node] + 1)
             node = nxt
         if entry not in self.ends[node]:
             self.ends[node] = self.ends[node] + (entry,)
@@ -78,6 +76,7 @@ class TokenTrie:
         return len(self.children)
 
 
+_MISSING = object()
 _PRON_CACHE: dict[str, list[list[str]]] = {}
 _PRON_CACHE_MAX = 300_000  # words; a long-running service sees many lists (the oldest go first)
 _PRON_LOCK = threading.Lock()
@@ -114,6 +113,25 @@ class BiasingList:
         self.by_spoken = {e.spoken: i for i, e in enumerate(entries)}
         self._full: dict[int, tuple[tuple[str, ...], ...]] = {}
         self._lock = threading.Lock()
+        # what the techniques derive from the list once and reuse on every call (its entries' phone
+        # strings, a keyword-spotting graph, the adapter's catalogs), by name; see derived()
+        self._derived: dict[str, object] = {}
+
+    def derived(self, name: str, make):
+        """``make(self)``, computed on first use and kept with the list under ``name``. The list
+        itself never changes; this holds what is computed from it, so that a list compiled once
+        pays each derivation once, whichever call asks first.
+
+        >>> lst = BiasingList([], [], TokenTrie())
+        >>> lst.derived("n", len), lst.derived("n", lambda _: 99)
+        (0, 0)
+        """
+        got = self._derived.get(name, _MISSING)
+        if got is _MISSING:
+            value = make(self)
+            with self._lock:
+                got = self._derived.setdefault(name, value)
+        return got
 
     @functools.cached_property
     def word_prefixes(self) -> frozenset[str]:

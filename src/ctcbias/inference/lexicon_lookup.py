@@ -45,8 +45,7 @@ of 1-5 words is a *place* where an entity may have been misheard ("listen april"
    One veto before the judge: words that are exactly what the phone head heard, and that *both*
    heads prefer to the entry, stay. A short entry that fits inside a well-heard word ("Cay" in
    "cake") gets a perfect spotting fit and an LM gain from the boosted class, which together
-   outweighed two negative gains in the (then linear) judge (dev-heldout, 1000 names: 2 of 9
-   false entities; no true entity on dev or dev-heldout was vetoed).
+   can outweigh two negative gains in the judge.
 
 The judge is the guard against false positives: a 1000-entry list always has *some* entry whose
 pronunciation is near some span, but rarely one whose alignment beats the words already there on
@@ -86,24 +85,19 @@ _RANKED = 64  # attention ranks count among the utterance's this many most atten
 
 
 def quick_choices(bias: BiasingList) -> list[str]:
-    """Each entry's quick pronunciation as a :func:`phone_string`, kept on the list."""
-    got = getattr(bias, "_quick_choices", None)  # a plain attribute: BiasingList stays unaware of phones
-    if got is None:
-        got = [phone_string(e.quick) for e in bias.entries]
-        bias._quick_choices = got
-    return got
+    """Each entry's quick pronunciation as a :func:`phone_string`, kept with the list."""
+    return bias.derived("quick_choices", lambda b: [phone_string(e.quick) for e in b.entries])
 
 
 def keyword_graph(bias: BiasingList, variants: int = 3) -> tuple[KeywordGraph, np.ndarray]:
     """Up to ``variants`` full pronunciations of every entry as one keyword-spotting graph, and
-    the entry of each keyword; kept on the list (for small lists: each needs the entries' G2P)."""
-    got = getattr(bias, "_keyword_graph", None)
-    if got is None:
-        full = bias.prons_many(range(len(bias)))
-        pairs = [(k, p) for k in range(len(bias)) for p in full[k][:variants] if p] or [(0, ())]
-        got = (KeywordGraph([[_PH.index[x] for x in p] for _, p in pairs]), np.array([k for k, _ in pairs]))
-        bias._keyword_graph = got
-    return got
+    the entry of each keyword; kept with the list (for small lists: each needs the entries' G2P)."""
+    def make(b: BiasingList) -> tuple[KeywordGraph, np.ndarray]:
+        full = b.prons_many(range(len(b)))
+        pairs = [(k, p) for k in range(len(b)) for p in full[k][:variants] if p] or [(0, ())]
+        return KeywordGraph([[_PH.index[x] for x in p] for _, p in pairs]), np.array([k for k, _ in pairs])
+
+    return bias.derived(f"keyword_graph:{variants}", make)
 
 
 def _lm_total(lm: LanguageModel, words: list[str], lm_weight: float, word_bonus: float) -> float:
@@ -142,8 +136,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     :data:`ATTENTION_FEATURES`, and the ``attended`` entries the adapter attended to most come in
     as candidates on the words where their attention is at least half its peak (marked
     ``"attended": True``): the adapter often names an entity that neither the words nor the phone
-    head bring near (dev-heldout, 1000 names: 37 of 78 misses were never candidates, and for 14 of
-    them the adapter ranked the entity first or second of the list)."""
+    head bring near."""
     words = text.split()
     if not words or not len(bias):
         return []
@@ -180,7 +173,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         ks = np.flatnonzero(row <= shortlist_distance)
         near += [(float(row[k]), j, int(k)) for k in ks[np.lexsort((ks, row[ks]))][:shortlist]]
     # the closest over all spans: each candidate costs CTC alignments, and long hypotheses against
-    # big lists would otherwise bring hundreds (on dev, the cap drops <1% of accepted true ones)
+    # big lists would otherwise bring hundreds
     def add(i: int, e: int, q: str, k: int, d: float) -> None:
         if (i, e) not in places:
             # the window: from the word before the span to the word after it, which anchor it

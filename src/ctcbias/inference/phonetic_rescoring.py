@@ -42,7 +42,7 @@ def hypothesis_phones(words: list[str], bias: BiasingList | None, max_variants: 
 
 
 def rescore(nbest: list[Hypothesis], phone_logp: np.ndarray, bias: BiasingList | None,
-            weight: float = 0.5) -> list[Hypothesis]:
+            weight: float) -> list[Hypothesis]:
     """Add ``-weight * cost`` (best variant) to each hypothesis; best first."""
     if not nbest:
         return nbest

@@ -1,15 +1,15 @@
-"""The recognizer: frozen encoder + trained CTC stack + decoding, behind one ``transcribe()``.
+"""The recognizer: frozen encoder + trained CTC stack + decoding, behind one ``transcribe()``::
 
-    >>> from ctcbias import Recognizer
-    >>> r = Recognizer.load()                      # the shipped default model
-    >>> r.transcribe("call.wav").text
+    from ctcbias import Recognizer
+    r = Recognizer.load()                                  # the shipped default model
+    r.transcribe("call.wav", words=["Okafor"]).text        # the list is this call's only
 """
 
 from __future__ import annotations
 
 import json
 import weakref
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,35 +26,53 @@ from .biasing_list import BiasingList
 from .result import FRAME_SECONDS, Result, Word, entity_spans, greedy_decode, mark_entities, timed_words
 from .subword_boosting import BoostConfig
 
-__all__ = ["Recognizer", "Result", "Word", "Posteriors", "DecodingOptions", "TECHNIQUES", "DEFAULT_MODEL",
-           "pieces"]
+__all__ = ["Recognizer", "Result", "Word", "Posteriors", "DecodingOptions", "LookupOptions", "ModeError", "TECHNIQUES",
+           "DEFAULT_MODEL", "Pipeline", "pieces"]
 
 # The five decoder techniques of the method, by the names the CLI and the benchmark use.
 TECHNIQUES = ("subword", "unigram", "phonetic", "lexicon", "g2g")
 BIAS_MODES = ("auto", "none", "decoder", "encoder", "joint")  # auto: joint with an adapter, else decoder
 
 
+class ModeError(RuntimeError):
+    """The decoding mode asks for a part this model does not have (the contextual adapter)."""
+
+
+@dataclass(frozen=True)
+class LookupOptions:
+    """How the lexicon lookup gathers its candidates (:func:`~ctcbias.inference.lexicon_lookup.candidates`)."""
+
+    shortlist: int = 10  # each span's closest entries by phone edit distance
+    max_words: int = 5  # the longest span an entity may replace
+    max_candidates: int = 150  # all spans together: each candidate costs CTC alignments
+    spotted: int = 20  # entries whose best keyword-spotting place becomes a candidate
+    spotted_fit: float = 1.5  # ... when they fit it this well (cost per phone)
+    spot_pool: int = 100  # lists up to this size are spotted whole, with pronunciation variants
+    attended: int = 5  # joint biasing: the entries the adapter attends to most become candidates
+
+
 @dataclass(frozen=True)
 class DecodingOptions:
-    """Everything that changes how one call decodes. ``bias``: none | decoder | encoder (the
-    contextual adapter) | joint (both) | auto (joint when the model has an adapter, else decoder);
-    ``techniques``: which decoder techniques run when the decoder biases."""
+    """Everything that changes how one call decodes, every default in one place. ``bias``: none |
+    decoder | encoder (the contextual adapter) | joint (both) | auto (joint when the model has an
+    adapter, else decoder); ``techniques``: which decoder techniques run when the decoder biases."""
 
     bias: str = "auto"
     techniques: tuple[str, ...] = TECHNIQUES
     greedy: bool = False  # no beam search, no LM: best unit per frame
     use_lm: bool = True
     beam: BeamConfig = BeamConfig()
-    boost: BoostConfig = BoostConfig()
-    unigram_boost: float = 8.0
-    phonetic_weight: float = 0.5
-    # lexicon lookup (lexicon_lookup.py): spans whose greedy phones are within this normalized edit
+    boost: BoostConfig = BoostConfig()  # 1: adaptive subword boosting
+    unigram_boost: float = 8.0  # 2: nats above the LM's OOV class for a list word
+    phonetic_weight: float = 0.5  # 3: weight of the phone head's alignment cost in the n-best score
+    # 4: lexicon lookup (lexicon_lookup.py): spans whose greedy phones are within this normalized edit
     # distance of an entry are judged; the judge's log-odds must exceed the threshold (for 100 entries,
     # lowered by the slope per tenfold more: the judge counts the list's size as evidence against a
     # match, a calibrated prior, and at 1000 entries that costs more recall than it saves precision)
     lexicon_shortlist_distance: float = 0.7
     lexicon_threshold: float = -1.3
     lexicon_threshold_slope: float = 0.25
+    lookup: LookupOptions = LookupOptions()
     # the false-positive guard (entity_guard.py): an entity that boosting or rescoring put in must
     # be within this phone distance of what the phone head heard; None turns the guard off
     guard_distance: float | None = 0.4
@@ -69,6 +87,21 @@ class DecodingOptions:
         if bad:
             raise ValueError(f"unknown technique(s) {', '.join(sorted(bad))}; choose from {', '.join(TECHNIQUES)}")
 
+    @property
+    def uses_adapter(self) -> bool:
+        """Encoder biasing is on: the contextual adapter attends over the list."""
+        return self.bias in ("encoder", "joint")
+
+    @property
+    def uses_decoder_techniques(self) -> bool:
+        """The decoder techniques are on."""
+        return self.bias in ("decoder", "joint")
+
+    def lookup_threshold(self, entries: int) -> float:
+        """The lookup judge's log-odds threshold for a list of this many entries."""
+        return self.lexicon_threshold - self.lexicon_threshold_slope * float(np.log10(max(entries, 1) / 100))
+
+
 # DecodingOptions overrides that loosen both false-positive guards (more recall, more false entities):
 # no phone check of the entities the beam put in, and lookup replacements at odds of 1 in 10
 NO_GUARDS = {"guard_distance": None, "lexicon_threshold": -2.2}
@@ -76,6 +109,7 @@ NO_GUARDS = {"guard_distance": None, "lexicon_threshold": -2.2}
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "base"
 # the stack attends within 30 s windows overlapping by 4 s (stack frames), like the encoder
 STACK_WINDOW, STACK_OVERLAP = 750, 100
+UNREAD = object()  # a Posteriors output not read from the adapter's hook yet
 SILENCE_PEAK = 1e-4  # -80 dBFS: audio whose loudest sample is below this is silence (16-bit: 3 steps)
 
 
@@ -90,30 +124,33 @@ class Posteriors:
     phone: np.ndarray
     duration: float
     hook: object | None = field(default=None, repr=False)
+    # the hook's outputs once read (UNREAD until then; None without an adapter)
+    attention_read: object = field(default=UNREAD, repr=False)
+    plain_read: object = field(default=UNREAD, repr=False)
 
     def _from_hook(self, name: str, make):
-        if name not in self.__dict__:
-            self.__dict__[name] = make(self.hook) if self.hook is not None else None
-            if "_attention" in self.__dict__ and "_plain" in self.__dict__:
+        if getattr(self, name) is UNREAD:
+            setattr(self, name, make(self.hook) if self.hook is not None else None)
+            if self.attention_read is not UNREAD and self.plain_read is not UNREAD:
                 self.hook = None  # both read: the hook's (frames x positions) weights can go
-        return self.__dict__[name]
+        return getattr(self, name)
 
     def piece(self, a: int, b: int) -> "Posteriors":
         """Frames ``a`` to ``b`` on their own (the adapter's outputs too, read now)."""
-        out = Posteriors(self.subword[a:b], self.inter[a:b], self.phone[a:b], (b - a) * FRAME_SECONDS)
-        for name, full in (("_attention", self.attention), ("_plain", self.plain)):
-            out.__dict__[name] = full[a:b] if full is not None else None
-        return out
+        att, plain = self.attention, self.plain
+        return Posteriors(self.subword[a:b], self.inter[a:b], self.phone[a:b], (b - a) * FRAME_SECONDS,
+                          attention_read=att[a:b] if att is not None else None,
+                          plain_read=plain[a:b] if plain is not None else None)
 
     @property
     def attention(self) -> np.ndarray | None:
         """The adapter's attention per entry, ``(frames, 1 + entries)``, ``<no-bias>`` first."""
-        return self._from_hook("_attention", lambda h: _attention(h, 0, len(self.subword)))
+        return self._from_hook("attention_read", lambda h: _attention(h, 0, len(self.subword)))
 
     @property
     def plain(self) -> np.ndarray | None:
         """The final head's log-probabilities without the adapter (for the ordinary-word guard)."""
-        return self._from_hook("_plain", lambda h: _plain(h, 0, len(self.subword)))
+        return self._from_hook("plain_read", lambda h: _plain(h, 0, len(self.subword)))
 
 
 class Recognizer:
@@ -190,7 +227,7 @@ class Recognizer:
                 plain.append(_plain(hook, lo, hi))
         post = Posteriors(*(np.concatenate(h) for h in heads), duration, hook if len(wins) == 1 else None)
         if att:
-            post.__dict__["_attention"], post.__dict__["_plain"] = np.concatenate(att), np.concatenate(plain)
+            post.attention_read, post.plain_read = np.concatenate(att), np.concatenate(plain)
         if attention:
             _ = post.attention
         return post
@@ -200,7 +237,7 @@ class Recognizer:
         Keyed by the adapter object itself, weakly: an ``id()`` key could be reused by a later
         adapter once this one is freed, and hand it another adapter's catalog (compiled lists are
         shared, cached by content)."""
-        cache = bias.__dict__.setdefault("_adapter_embeddings", weakref.WeakKeyDictionary())
+        cache = bias.derived("adapter_catalogs", lambda _: weakref.WeakKeyDictionary())
         emb = cache.get(self.adapter)
         if emb is None:
             with torch.inference_mode():
@@ -247,12 +284,17 @@ class Recognizer:
         # what every decode would build on first use: the compile pays once, not a call
         _ = bias.word_prefixes
         quick_choices(bias)
-        if self.adapter is not None and self.resolve(opts).bias in ("encoder", "joint") and len(bias):
+        if self.adapter is not None and self.resolve(opts).uses_adapter and len(bias):
             self.entity_embeddings(bias)  # the adapter's catalog too (about 0.4 s per 1,000 entries)
-        if not bias.__dict__.get("_frozen"):  # once per compiled list, not on every cached call
-            bias._frozen = True
-            _freeze()
+        bias.derived("frozen", lambda _: _freeze())  # once per compiled list, not on every cached call
         return bias
+
+    def check(self, opts: DecodingOptions) -> None:
+        """Raise :class:`ModeError` if this model cannot decode with ``opts`` (a mode that needs
+        the contextual adapter, on a model without one)."""
+        if self.resolve(opts).uses_adapter and self.adapter is None:
+            raise ModeError(f"bias={opts.bias!r} needs the contextual adapter; {self.model_dir} has none "
+                            "(train one with 'ctcbias train adapter', or use bias='decoder')")
 
     def resolve(self, options: DecodingOptions | None = None, **overrides) -> DecodingOptions:
         """Options with ``bias="auto"`` made concrete for this model."""
@@ -270,20 +312,18 @@ class Recognizer:
         ``attention``: also return the contextual adapter's attention weights.
         """
         opts = self.resolve(options, **overrides)
-        if opts.bias in ("encoder", "joint") and self.adapter is None:
-            raise RuntimeError(f"bias={opts.bias!r} needs the contextual adapter; {self.model_dir} has none "
-                               "(train one with 'ctcbias train adapter', or use bias='decoder')")
+        self.check(opts)
         bias = words if isinstance(words, BiasingList) else self.compile(words if opts.bias != "none" else [], opts)
         x = load_audio(audio, sample_rate)
         if float(np.abs(x).max()) < SILENCE_PEAK:  # nothing was said; the model would guess at a flat input
             return Result("", [], len(x) / SAMPLE_RATE)
-        post = self.posteriors(x, SAMPLE_RATE, bias if opts.bias in ("encoder", "joint") else None,
-                               attention=attention)
-        result = self.decode(post, bias, opts)
-        if attention and post.attention is not None:
-            result.attention = post.attention
-            result.attention_entries = ["<no-bias>"] + [e.display for e in bias.entries]
-        return result
+        return self.pipeline(x, SAMPLE_RATE).decode(bias, opts, attention=attention)
+
+    def pipeline(self, audio=None, sample_rate: int | None = None,
+                 features: tuple[torch.Tensor, float] | None = None) -> "Pipeline":
+        """One recording through the model, each stage run once and shared by every decode of it
+        (the benches and the judge's fitting decode one recording many ways)."""
+        return Pipeline(self, self.features(audio, sample_rate) if features is None else features)
 
     def boosted_lm(self, bias: BiasingList, opts: DecodingOptions):
         """The LM with the list's words in its boosted OOV class (technique 2), or None without an LM."""
@@ -311,7 +351,7 @@ class Recognizer:
         if opts.greedy:
             return mark_entities(greedy_decode(post.subword, self.tokenizer, post.duration), bias)
         # encoder biasing alone: the adapter already acted on the posteriors; beam + LM, no techniques
-        tech = set(opts.techniques) if len(bias) and opts.bias in ("decoder", "joint") else set()
+        tech = set(opts.techniques) if len(bias) and opts.uses_decoder_techniques else set()
 
         # 1 + 2: beam search with adaptive subword boosting and the LM's boosted OOV class
         lm = self.boosted_lm(bias, opts) if "unigram" in tech else (self.lm if opts.use_lm else None)
@@ -349,9 +389,9 @@ class Recognizer:
             new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias,
                          self.joint_lookup_model if att is not None else self.lookup_model,
                          self.boosted_lm(bias, opts),
-                         opts.lexicon_threshold - opts.lexicon_threshold_slope * np.log10(len(bias) / 100), memo=aligned,
-                         lm_weight=opts.beam.lm_weight, word_bonus=opts.beam.word_bonus,
-                         shortlist_distance=opts.lexicon_shortlist_distance, attention=att)
+                         opts.lookup_threshold(len(bias)), memo=aligned, lm_weight=opts.beam.lm_weight,
+                         word_bonus=opts.beam.word_bonus, shortlist_distance=opts.lexicon_shortlist_distance,
+                         attention=att, **asdict(opts.lookup))
             if new != text:
                 text, tokens = new, self.tokenizer.encode(new)
         if opts.word_guard and len(bias) and opts.bias != "none":
@@ -366,6 +406,42 @@ class Recognizer:
             if new != text:  # the memo is keyed by token sequence, so it stays valid
                 text, tokens = new, self.tokenizer.encode(new)
         return mark_entities(timed_words(text, tokens, post.subword, self.tokenizer, post.duration, aligned), bias)
+
+
+class Pipeline:
+    """The inference path of one recording: encoder features (once), the CTC heads' posteriors
+    without the adapter (once) and with it for a list (once per list, the latest kept), and the
+    decoder. :meth:`Recognizer.transcribe` is ``pipeline(audio).decode(bias, options)``."""
+
+    def __init__(self, rec: Recognizer, features: tuple[torch.Tensor, float]):
+        self.rec, self.features = rec, features
+        self._plain: Posteriors | None = None
+        self._biased: tuple[BiasingList, Posteriors] | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.features[1]
+
+    def posteriors(self, bias: BiasingList, opts: DecodingOptions, attention: bool = False) -> Posteriors:
+        """The posteriors ``opts`` decodes: with the adapter attending over ``bias`` in encoder and
+        joint biasing, else the plain ones."""
+        if opts.uses_adapter and len(bias):
+            if self._biased is None or self._biased[0] is not bias:
+                self._biased = bias, self.rec.posteriors(None, bias=bias, features=self.features, attention=attention)
+            return self._biased[1]
+        if self._plain is None:
+            self._plain = self.rec.posteriors(None, features=self.features)
+        return self._plain
+
+    def decode(self, bias: BiasingList, opts: DecodingOptions, attention: bool = False) -> Result:
+        """Decode with ``bias`` under ``opts`` (resolved); ``attention``: also the adapter's weights."""
+        opts = self.rec.resolve(opts)
+        post = self.posteriors(bias, opts, attention)
+        result = self.rec.decode(post, bias, opts)
+        if attention and post.attention is not None:
+            result.attention = post.attention
+            result.attention_entries = ["<no-bias>"] + [e.display for e in bias.entries]
+        return result
 
 
 def _freeze() -> None:

@@ -23,7 +23,6 @@ __all__ = ["BoostConfig", "MatchState", "advance"]
 
 @dataclass(frozen=True)
 class BoostConfig:
-    top_k: int = 6
     base: float = 1.0
     ratio: float = 0.6
     max_gap: float = 4.0  # dev: 10 let 1000-entry lists of distractors insert entities (19 in 30 utts)

@@ -14,7 +14,7 @@ __all__ = ["UnigramBoostedLM"]
 
 
 class UnigramBoostedLM(LanguageModel):
-    def __init__(self, lm: LanguageModel, words: frozenset[str], boost: float = 8.0):
+    def __init__(self, lm: LanguageModel, words: frozenset[str], boost: float):
         self.lm, self.words, self.boost = lm, words, boost
 
     def start(self):

@@ -26,9 +26,9 @@ from pydantic import BaseModel
 from starlette.datastructures import UploadFile as StarletteUpload  # what forms hold (FastAPI's is a subclass)
 from starlette.exceptions import HTTPException
 
-from ..audio import AudioError, load_audio
+from ..audio import SAMPLE_RATE, AudioError, load_audio
 from ..inference.biasing_list import BiasingListError
-from ..inference.recognizer import BIAS_MODES, DecodingOptions, Recognizer
+from ..inference.recognizer import BIAS_MODES, DecodingOptions, ModeError, Recognizer
 from ..inference.wordlist import check_word_list, parse_word_list
 
 __all__ = ["Limits", "create_app"]
@@ -188,15 +188,17 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
                 words.file.close()
         r = rec()
         opts = r.resolve(DecodingOptions(bias=bias))
-        if opts.bias in ("encoder", "joint") and r.adapter is None:
-            return _error(422, f"bias={opts.bias!r} needs the contextual adapter, which this model lacks")
+        try:
+            r.check(opts)
+        except ModeError as e:
+            return _error(422, str(e))
         try:
             data = audio.file.read()
             with gate:  # decoded audio and model state exist for at most `concurrent` requests at once
                 x = load_audio(data, max_seconds=limits.max_audio_seconds)
                 del data
-                res = r.transcribe(x, 16000, words=wlist, options=opts, attention=attention)
-                plain = r.transcribe(x, 16000, options=opts, bias="none") if compare else None
+                res = r.transcribe(x, SAMPLE_RATE, words=wlist, options=opts, attention=attention)
+                plain = r.transcribe(x, SAMPLE_RATE, options=opts, bias="none") if compare else None
         except (AudioError, BiasingListError) as e:
             return _error(422, str(e))
         finally:

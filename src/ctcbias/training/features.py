@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import SAMPLE_RATE
+
 CHUNK = 1000
 PACK_SECONDS = 27.0  # speech per shared window (neighbours barely change a clip's features)
 GAP = 0.32  # silence between packed utterances, s (a whole number of 20 ms encoder frames)
@@ -38,10 +40,10 @@ def _packed(enc, audios: list[np.ndarray]) -> list[np.ndarray]:
     i = 0
     while i < len(audios):
         group, pos, starts = [], 0, []
-        while i < len(audios) and (not group or pos + len(audios[i]) <= PACK_SECONDS * 16000):
+        while i < len(audios) and (not group or pos + len(audios[i]) <= PACK_SECONDS * SAMPLE_RATE):
             starts.append(pos)
             group.append(audios[i])
-            pos += -(-(len(audios[i]) + int(GAP * 16000)) // frame) * frame  # next start on a frame edge
+            pos += -(-(len(audios[i]) + int(GAP * SAMPLE_RATE)) // frame) * frame  # next start on a frame edge
             i += 1
         x = np.zeros(max(pos, WINDOW * HOP), dtype=np.float32)
         for s, a in zip(starts, group):

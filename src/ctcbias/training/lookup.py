@@ -73,16 +73,13 @@ def collect(data: Path, model: Path | None = None, n: int = 200, progress: bool 
         systems["joint"] = replace(systems["decoder"], bias="joint")
     rows: list[dict] = []
     for u, it in enumerate(tqdm(items, desc="dev utterances", disable=not progress)):
-        feats = rec.features(data / it["audio"])
-        plain = rec.posteriors(None, features=feats)
+        run = rec.pipeline(data / it["audio"])
         true_display = {en["display"] for en in it["entities"]}
         lists = {size: (it["bias_lists"][size], {en["spoken"] for en in it["entities"]}) for size in ("100", "1000")}
         lists["1000, none said"] = ([w for w in it["bias_lists"]["1000"] if w not in true_display], set())
         for size, (words, true) in lists.items():
             for name, opts in systems.items():
-                post = plain
-                if opts.bias == "joint":
-                    post = rec.posteriors(None, bias=rec.compile(words, opts), features=feats)
+                post = run.posteriors(rec.compile(words, opts), opts)
                 for r in _rows(rec, post, words, opts, true, it["text"]):
                     rows.append({**r, "utterance": u, "list": size, "system": name})
     return rows
