@@ -38,7 +38,7 @@ def test_no_items_no_batches():
 def test_a_second_phase_starts_from_a_checkpoint_or_a_shipped_half_precision_file(tmp_path):
     import torch
 
-    from ctcbias.training.train import load_weights, save_checkpoint
+    from ctcbias.training.loop import load_weights, save_checkpoint
 
     model = torch.nn.Linear(3, 2)
     save_checkpoint(tmp_path / "last.pt", model, torch.optim.AdamW(model.parameters()), 7, 1.0)
@@ -50,3 +50,29 @@ def test_a_second_phase_starts_from_a_checkpoint_or_a_shipped_half_precision_fil
     fresh = torch.nn.Linear(3, 2)
     fresh.load_state_dict(half)
     assert torch.allclose(fresh(torch.ones(1, 3)), model(torch.ones(1, 3)), atol=1e-2)
+
+
+def test_run_resumes_where_its_checkpoint_left_off(tmp_path):
+    import types
+
+    import torch
+
+    from ctcbias.training.loop import Run
+
+    items = [{"id": str(i), "n": 100} for i in range(40)]
+    cfg = types.SimpleNamespace(epochs=1.0, batch_frames=1000, lr=1e-3, warmup=2, limit_minutes=0.0, seed=0,
+                                ckpt_every=3)
+    model = torch.nn.Linear(2, 2)
+    run = Run(tmp_path / "last.pt", model, torch.optim.AdamW(model.parameters()), items, cfg, "test")
+    assert run.total == run.steps_per_epoch > 3
+    seen = []
+    for _, bi, batch, _ in run.stream():
+        seen.append([it["id"] for it in batch])
+        run.advance()
+        if run.step == 3:  # checkpointed every 3 steps: a stop here loses nothing
+            break
+    again = Run(tmp_path / "last.pt", model, torch.optim.AdamW(model.parameters()), items, cfg, "test")
+    assert again.step == 3
+    rest = [[it["id"] for it in batch] for _, _, batch, _ in again.stream() if not again.advance()]
+    assert len(seen) + len(rest) == run.total and again.step == run.total
+    assert sorted(i for b in seen + rest for i in b) == sorted(it["id"] for it in items)

@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import random
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,8 +26,7 @@ from ..model import CTCStack, StackConfig
 from ..tokenizer import Tokenizer
 from .features import FeatureSet
 from ..inference.result import greedy_units
-from .loop import batch_stream, batches, collate, ctc_loss
-from .train import cosine_lr, load_checkpoint, load_weights, optimizer_step, save_checkpoint
+from .loop import Run, collate, ctc_loss, load_weights, optimizer_step
 
 log = logging.getLogger("ctcbias.adapter")
 
@@ -130,8 +128,6 @@ def evaluate(stack: CTCStack, adapter: ContextualAdapter, items: list[dict], fea
 
 
 def train_adapter(cfg: AdapterTrainConfig) -> Path:
-    from tqdm import tqdm
-
     from ..data.dev_lists import dev_items
     from ..normalize import normalize
 
@@ -160,25 +156,9 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     rest = [p for p in adapter.parameters() if p.dim() > 0]
     opt = torch.optim.AdamW([{"params": rest}, {"params": scalars, "lr_scale": 10.0, "weight_decay": 0.0}],
                             lr=cfg.lr, weight_decay=0.01)
-    steps_per_epoch = len(batches(train_items, cfg.batch_frames, random.Random(0)))
-    total = int(cfg.epochs * steps_per_epoch)
-
-    def lr_at(step: int, elapsed: float) -> float:
-        return cosine_lr(cfg.lr, cfg.warmup, step, total, elapsed, cfg.limit_minutes)
-
-    step, elapsed = load_checkpoint(ckpt, adapter, opt)
-    if step:
-        log.info("resumed at step %d of %d", step, total)
-
-    def save():
-        save_checkpoint(ckpt, adapter, opt, step, elapsed)
-
+    run = Run(ckpt, adapter, opt, train_items, cfg, "adapter")
     adapter.train()
-    t0 = time.time() - elapsed
-    bar = tqdm(total=total, initial=step, unit="step", desc="adapter")
-    for epoch, bi, batch, _ in batch_stream(train_items, cfg.batch_frames, cfg.seed, step):
-        if step >= total:
-            break
+    for epoch, bi, batch, _ in run.stream():
         lrng = random.Random(f"{cfg.seed}:{epoch}:{bi}")  # the same list again on resume
         lst = batch_list(batch, pool, cfg, lrng)
         x, lengths = collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
@@ -188,30 +168,23 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
         hook = adapter.bias_fn(adapter.embed([tok.encode(e) for e in lst]))
         logp = stack.output([h.float() for h in base.hidden], low[1], hook)
         loss = ctc_loss(logp, base.lengths, [it["sub"] for it in batch])
-        lr = optimizer_step(opt, loss, adapter.parameters(), lambda: lr_at(step, time.time() - t0))
-        step += 1
-        elapsed = time.time() - t0
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.2f}", n=len(lst))
-        if step % 20 == 0:
+        lr = optimizer_step(opt, loss, adapter.parameters(), run.lr)
+        run.advance(loss=f"{loss.item():.2f}", n=len(lst))
+        if run.step % 20 == 0:
             log.info("step %d/%d epoch %.2f loss %.3f list %d lr %.2e gain %.2f temp %.2f offset %.2f %.0fs",
-                     step, total, step / steps_per_epoch, loss.item(), len(lst), lr, adapter.gain.item(),
-                     adapter.log_temp.exp().item(), adapter.no_bias_offset.item(), elapsed)
-        if step % cfg.ckpt_every == 0 or step == total:
-            save()
-        if step % 300 == 0:
-            log.info("dev at step %d: %s", step, json.dumps(evaluate(stack, adapter, dev, fdev, tok, dlists)))
-        if cfg.limit_minutes and elapsed > cfg.limit_minutes * 60 and step < total:
-            log.info("time limit reached at step %d; resume to continue", step)
-            save()
+                     run.step, run.total, run.epoch, loss.item(), len(lst), lr, adapter.gain.item(),
+                     adapter.log_temp.exp().item(), adapter.no_bias_offset.item(), run.elapsed)
+        if run.step % 300 == 0:
+            log.info("dev at step %d: %s", run.step, json.dumps(evaluate(stack, adapter, dev, fdev, tok, dlists)))
+        if run.out_of_time():
             break
-    bar.close()
+    run.close()
     dev_scores = evaluate(stack, adapter, dev, fdev, tok, dlists)
     log.info("final dev: %s", json.dumps(dev_scores))
     sd = {k: v.half() if v.is_floating_point() else v for k, v in adapter.state_dict().items()}
     torch.save(sd, cfg.model / "adapter.pt")
-    meta = {"adapter": acfg.to_dict(), "train": {k: str(v) for k, v in asdict(cfg).items()}, "steps": step,
-            "planned_steps": total, "wall_minutes": round(elapsed / 60, 1), "dev": dev_scores,
+    meta = {"adapter": acfg.to_dict(), "train": {k: str(v) for k, v in asdict(cfg).items()}, "steps": run.step,
+            "planned_steps": run.total, "wall_minutes": round(run.elapsed / 60, 1), "dev": dev_scores,
             "parameters": sum(p.numel() for p in adapter.parameters())}
     (cfg.model / "adapter.json").write_text(json.dumps(meta, indent=2) + "\n")
     return cfg.model / "adapter.pt"

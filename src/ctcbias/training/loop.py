@@ -1,9 +1,14 @@
 """Training-loop helpers shared by the stack's and the adapter's training: length-bucketed
-batches, a resumable batch stream, padded (and, in training, masked) feature batches, CTC loss."""
+batches, a resumable batch stream, padded (and, in training, masked) feature batches, CTC loss,
+and :class:`Run`, the bookkeeping of one resumable, time-limited run."""
 
 from __future__ import annotations
 
+import logging
+import math
 import random
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +20,10 @@ from .features import FeatureSet
 if TYPE_CHECKING:  # the config is train.py's; train.py imports this module
     from .train import TrainConfig
 
-__all__ = ["batch_stream", "batches", "collate", "ctc_loss"]
+__all__ = ["Run", "batch_stream", "batches", "collate", "cosine_lr", "ctc_loss", "load_checkpoint", "load_weights",
+           "optimizer_step", "save_checkpoint"]
+
+log = logging.getLogger("ctcbias.train")
 
 
 def batches(items: list[dict], max_frames: int, rng: random.Random) -> list[list[dict]]:
@@ -73,3 +81,107 @@ def ctc_loss(logp: torch.Tensor, lengths: torch.Tensor, targets: list[list[int]]
     tl = torch.tensor([len(t) for t in targets])
     flat = torch.tensor([i for t in targets for i in t], dtype=torch.long)
     return F.ctc_loss(logp.float().transpose(0, 1), flat, lengths, tl, zero_infinity=True, reduction="sum") / len(targets)
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, lr_now) -> float:
+    """Backward, clip gradients to norm 5, step at ``lr_now()`` (read after the backward pass, as
+    the time-fitted schedule counts it; a parameter group's ``lr_scale`` multiplies it); returns
+    that learning rate."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 5.0)
+    lr = lr_now()
+    for g in opt.param_groups:
+        g["lr"] = lr * g.get("lr_scale", 1.0)
+    opt.step()
+    return lr
+
+
+def cosine_lr(base: float, warmup: int, step: int, total: int, elapsed: float, limit_minutes: float) -> float:
+    """Warm-up, then cosine over the run; with a time limit the run's end is whichever comes first."""
+    done = step / max(1, total)
+    if limit_minutes:
+        done = max(done, elapsed / (limit_minutes * 60))
+    return base * (min((step + 1) / warmup, 0.5 * (1 + math.cos(math.pi * min(1.0, done)))) + 0.02)
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> tuple[int, float]:
+    """Resume state from ``path`` if it exists: (step, elapsed seconds), else (0, 0.0)."""
+    if not path.exists():
+        return 0, 0.0
+    st = torch.load(path, weights_only=False)
+    model.load_state_dict(st["model"]), opt.load_state_dict(st["opt"])
+    return st["step"], st["elapsed"]
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Float32 weights from a training checkpoint (``last.pt``) or a shipped, float16 state dict."""
+    st = torch.load(path, weights_only=False)
+    return {k: v.float() if v.is_floating_point() else v for k, v in st.get("model", st).items()}
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
+    tmp.replace(path)  # atomic: a stop mid-write leaves the last good checkpoint
+
+
+class Run:
+    """One resumable training run: its length in steps (``epochs`` over ``items``), the step and
+    wall time so far (from ``ckpt`` when it exists), a cosine learning rate fitted to the step
+    count or the time limit, whichever ends first, checkpoints, and a progress bar.
+
+    ``cfg`` needs ``epochs``, ``batch_frames``, ``lr``, ``warmup``, ``limit_minutes``, ``seed`` and
+    ``ckpt_every``."""
+
+    def __init__(self, ckpt: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, items: list[dict], cfg,
+                 desc: str):
+        from tqdm import tqdm
+
+        self.ckpt, self.model, self.opt, self.cfg = ckpt, model, opt, cfg
+        self.steps_per_epoch = len(batches(items, cfg.batch_frames, random.Random(0)))
+        self.total = int(cfg.epochs * self.steps_per_epoch)
+        self.step, self.elapsed = load_checkpoint(ckpt, model, opt)
+        if self.step:
+            log.info("resumed at step %d of %d", self.step, self.total)
+        self.items = items
+        self.t0 = time.time() - self.elapsed
+        self.bar = tqdm(total=self.total, initial=self.step, unit="step", desc=desc)
+
+    def stream(self):
+        """(epoch, batch index, batch, last of its epoch) from where the run stands to its end."""
+        for epoch, bi, batch, last in batch_stream(self.items, self.cfg.batch_frames, self.cfg.seed, self.step):
+            if self.step >= self.total:
+                return
+            yield epoch, bi, batch, last
+
+    def lr(self) -> float:
+        return cosine_lr(self.cfg.lr, self.cfg.warmup, self.step, self.total, time.time() - self.t0,
+                         self.cfg.limit_minutes)
+
+    def advance(self, **postfix) -> None:
+        """One step done: count it, checkpoint every ``ckpt_every`` steps and at the end."""
+        self.step += 1
+        self.elapsed = time.time() - self.t0
+        self.bar.update(1)
+        self.bar.set_postfix(**postfix)
+        if self.step % self.cfg.ckpt_every == 0 or self.step == self.total:
+            self.save()
+
+    @property
+    def epoch(self) -> float:
+        return self.step / self.steps_per_epoch
+
+    def out_of_time(self) -> bool:
+        """Past the time limit before the end: checkpointed, to be resumed by the same command."""
+        if self.cfg.limit_minutes and self.elapsed > self.cfg.limit_minutes * 60 and self.step < self.total:
+            log.info("time limit reached at step %d; resume to continue", self.step)
+            self.save()
+            return True
+        return False
+
+    def save(self) -> None:
+        save_checkpoint(self.ckpt, self.model, self.opt, self.step, self.elapsed)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer, train_sentencepiece
 from ..inference.result import greedy_units
 from .features import FeatureSet, feature_kind
-from .loop import batch_stream, batches, collate, ctc_loss
+from .loop import Run, batches, collate, ctc_loss, load_weights, optimizer_step
 
 log = logging.getLogger("ctcbias.train")
 
@@ -63,20 +61,6 @@ def _items(manifest: Path, feats: FeatureSet, tok: Tokenizer, phones: PhoneSet, 
     return out
 
 
-def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params, lr_now) -> float:
-    """Backward, clip gradients to norm 5, step at ``lr_now()`` (read after the backward pass, as
-    the time-fitted schedule counts it; a parameter group's ``lr_scale`` multiplies it); returns
-    that learning rate."""
-    opt.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, 5.0)
-    lr = lr_now()
-    for g in opt.param_groups:
-        g["lr"] = lr * g.get("lr_scale", 1.0)
-    opt.step()
-    return lr
-
-
 @torch.no_grad()
 def evaluate(model: CTCStack, items: list[dict], feats: FeatureSet, tok: Tokenizer, max_frames: int = 30000) -> dict:
     """Greedy WER of the final and intermediate heads and PER of the phone head."""
@@ -99,38 +83,7 @@ def evaluate(model: CTCStack, items: list[dict], feats: FeatureSet, tok: Tokeniz
     return {"wer": jiwer.wer(refs, hyps), "wer_inter": jiwer.wer(refs, ihyps), "per": jiwer.wer(pref, phyp)}
 
 
-def cosine_lr(base: float, warmup: int, step: int, total: int, elapsed: float, limit_minutes: float) -> float:
-    """Warm-up, then cosine over the run; with a time limit the run's end is whichever comes first."""
-    done = step / max(1, total)
-    if limit_minutes:
-        done = max(done, elapsed / (limit_minutes * 60))
-    return base * (min((step + 1) / warmup, 0.5 * (1 + math.cos(math.pi * min(1.0, done)))) + 0.02)
-
-
-def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> tuple[int, float]:
-    """Resume state from ``path`` if it exists: (step, elapsed seconds), else (0, 0.0)."""
-    if not path.exists():
-        return 0, 0.0
-    st = torch.load(path, weights_only=False)
-    model.load_state_dict(st["model"]), opt.load_state_dict(st["opt"])
-    return st["step"], st["elapsed"]
-
-
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    """Float32 weights from a training checkpoint (``last.pt``) or a shipped, float16 state dict."""
-    st = torch.load(path, weights_only=False)
-    return {k: v.float() if v.is_floating_point() else v for k, v in st.get("model", st).items()}
-
-
-def save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed}, tmp)
-    tmp.replace(path)  # atomic: a stop mid-write leaves the last good checkpoint
-
-
 def train(cfg: TrainConfig) -> Path:
-    from tqdm import tqdm
-
     cfg.work.mkdir(parents=True, exist_ok=True)
     cfg.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -158,29 +111,13 @@ def train(cfg: TrainConfig) -> Path:
     model = CTCStack(mcfg)
     log.info("stack parameters: %.2f M", sum(p.numel() for p in model.parameters()) / 1e6)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    steps_per_epoch = len(batches(train_items, cfg.batch_frames, random.Random(0)))
-    total = int(cfg.epochs * steps_per_epoch)
-
-    def lr_at(step: int, elapsed: float) -> float:
-        return cosine_lr(cfg.lr, cfg.warmup, step, total, elapsed, cfg.limit_minutes)
-
     ckpt = cfg.work / "last.pt"
     if cfg.init is not None and not ckpt.exists():
         model.load_state_dict(load_weights(cfg.init))
         log.info("initialized from %s", cfg.init)
-    step, elapsed = load_checkpoint(ckpt, model, opt)
-    if step:
-        log.info("resumed at step %d of %d", step, total)
-
-    def save():
-        save_checkpoint(ckpt, model, opt, step, elapsed)
-
+    run = Run(ckpt, model, opt, train_items, cfg, "train")
     model.train()
-    t0 = time.time() - elapsed
-    bar = tqdm(total=total, initial=step, unit="step", desc="train")
-    for epoch, bi, batch, last in batch_stream(train_items, cfg.batch_frames, cfg.seed, step):
-        if step >= total:
-            break
+    for epoch, bi, batch, last in run.stream():
         x, lengths = collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
         with torch.autocast("cpu", dtype=torch.bfloat16):
             o = model(x, lengths)
@@ -188,26 +125,19 @@ def train(cfg: TrainConfig) -> Path:
         l_int = ctc_loss(o.inter, o.lengths, [it["sub"] for it in batch])
         l_ph = ctc_loss(o.phone, o.lengths, [it["ph"] for it in batch])
         loss = (l_out + cfg.weight_inter * l_int + cfg.weight_phone * l_ph) / (1 + cfg.weight_inter + cfg.weight_phone)
-        lr = optimizer_step(opt, loss, model.parameters(), lambda: lr_at(step, time.time() - t0))
-        step += 1
-        elapsed = time.time() - t0
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.2f}", ph=f"{l_ph.item():.2f}")
-        if step % 20 == 0:
-            log.info("step %d/%d epoch %.2f loss %.3f out %.3f inter %.3f phone %.3f lr %.2e %.0fs", step, total,
-                     step / steps_per_epoch, loss.item(), l_out.item(), l_int.item(), l_ph.item(), lr, elapsed)
-        if step % cfg.ckpt_every == 0 or step == total:
-            save()
-        if last and step < total:
-            log.info("dev at step %d: %s", step, json.dumps(evaluate(model, dev_items, fdev, tok)))
-        if cfg.limit_minutes and elapsed > cfg.limit_minutes * 60 and step < total:
-            log.info("time limit reached at step %d; resume to continue", step)
-            save()
+        lr = optimizer_step(opt, loss, model.parameters(), run.lr)
+        run.advance(loss=f"{loss.item():.2f}", ph=f"{l_ph.item():.2f}")
+        if run.step % 20 == 0:
+            log.info("step %d/%d epoch %.2f loss %.3f out %.3f inter %.3f phone %.3f lr %.2e %.0fs", run.step,
+                     run.total, run.epoch, loss.item(), l_out.item(), l_int.item(), l_ph.item(), lr, run.elapsed)
+        if last and run.step < run.total:
+            log.info("dev at step %d: %s", run.step, json.dumps(evaluate(model, dev_items, fdev, tok)))
+        if run.out_of_time():
             break
-    bar.close()
+    run.close()
     dev = evaluate(model, dev_items, fdev, tok)
     log.info("final dev: %s", json.dumps(dev))
-    export(model, cfg, hours, step, total, elapsed, dev)
+    export(model, cfg, hours, run.step, run.total, run.elapsed, dev)
     return cfg.out
 
 
