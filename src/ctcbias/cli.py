@@ -99,6 +99,8 @@ train_app = typer.Typer(no_args_is_help=True, help="Build the trained artifacts.
 def _given(**options) -> dict:
     """The options given on the command line; the rest keep their config dataclass's defaults."""
     return {k: v for k, v in options.items() if v is not None}
+
+
 app.add_typer(train_app, name="train")
 
 

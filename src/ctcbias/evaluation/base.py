@@ -111,14 +111,19 @@ def run(data: Path, realspeech: Path, out: Path, limit: int = 0) -> dict:
     res["rtf_10s"] = {"encoder": round(float(np.median(enc_t)) / 10, 4),
                       "encoder_stack_greedy": round(float(np.median(all_t)) / 10, 4)}
     res["wall_seconds"] = round(time.time() - t_start, 1)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "base.json").write_text(json.dumps(res, indent=2) + "\n")
-    (out / "BASE.md").write_text(_markdown(res))
+    write_results(out, "base", res, _markdown(res))
     return res
 
 
+def write_results(out: Path, name: str, results: dict, report: str) -> None:
+    """A bench's figures as ``out/<name>.json`` and its report as ``out/<NAME>.md``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / f"{name.upper()}.md").write_text(report)
+
+
 def _markdown(r: dict) -> str:
-    L = [f"# Base model benchmark (greedy, no list)\n", f"Machine: {r['machine']}, torch threads "
+    L = ["# Base model benchmark (greedy, no list)\n", f"Machine: {r['machine']}, torch threads "
          f"{r['torch_threads']}; commit {r['commit']}; wall {r['wall_seconds']} s.\n",
          "| set | utts | hours | WER | U-WER | B-WER |", "|---|---|---|---|---|---|"]
     for name, s in r["sets"].items():

@@ -84,7 +84,7 @@ def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("med
     import os
     import platform
 
-    from .base import git_commit
+    from .base import git_commit, write_results
 
     rec = Recognizer.load()
     res: dict = {"machine": f"{os.cpu_count()} cores, {platform.machine()}", "commit": git_commit(), "sets": {}}
@@ -99,8 +99,6 @@ def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("med
         systems = {**SYSTEMS, **(ADAPTER_SYSTEMS if rec.adapter is not None else {})}
         res["sets"][name] = {"utterances": len(items), "results": run_set(rec, items, data, systems, list(sizes), desc=name)}
     res["wall_seconds"] = round(time.time() - t0, 1)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "decoder.json").write_text(json.dumps(res, indent=2) + "\n")
     lines = ["# Decoder biasing ablation", "",
              f"Machine: {res['machine']}; commit {res['commit']}; wall {res['wall_seconds']} s. "
              "Same posteriors and lists for every row; decode RTF excludes the encoder.", ""]
@@ -112,5 +110,5 @@ def run(data: Path, out: Path, limit: int = 0, sizes=("100", "1000"), sets=("med
             lines += [f"| {k} | {v['wer']:.1%} | {v['u_wer']:.1%} | {v['b_wer']:.1%} | {v['precision']:.3f} | "
                       f"{v['recall']:.3f} | {v['f1']:.3f} | {v['decode_rtf']} |" for k, v in rows.items()]
             lines.append("")
-    (out / "DECODER.md").write_text("\n".join(lines))
+    write_results(out, "decoder", res, "\n".join(lines))
     return res

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .base import write_results
+
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 LISTS = [[], "examples", ["Okafor"], ["Tocilizumab", "Lisinopril"], ["Wrocław", "Zelenskyy", "São Paulo"]]
 
@@ -118,9 +120,7 @@ def run(out: Path, n: int = 50, audio: Path | None = None) -> dict:
                           "after_second_round": round(rounds[1][2]), "peak": round(rss_peak)},
         "second_round_wall_s": round(rounds[1][1], 2),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "load.json").write_text(json.dumps(r, indent=2) + "\n")
-    (out / "LOAD.md").write_text(_markdown(r))
+    write_results(out, "load", r, _markdown(r))
     return r
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from ..audio import SAMPLE_RATE, load_audio
 from ..inference.recognizer import Recognizer
 from ..normalize import normalize
+from .base import write_results
 from .entities import EntityCounts, entity_counts
 from .metrics import Counts, score
 
@@ -90,9 +91,7 @@ def run(data: Path, out: Path, recordings: int = 5, per: int = 20, size: str = "
     t0 = time.perf_counter()
     r = {"sets": {name: run_set(rec, data, name, recordings, per, size, progress) for name in SETS}}
     r["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "long.json").write_text(json.dumps(r, indent=1) + "\n")
-    (out / "LONG.md").write_text(markdown(r))
+    write_results(out, "long", r, markdown(r))
     return r
 
 

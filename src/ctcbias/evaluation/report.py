@@ -22,7 +22,7 @@ import torch
 from ..audio import SAMPLE_RATE, load_audio
 from ..inference.recognizer import Recognizer
 from ..normalize import normalize
-from .base import git_commit
+from .base import git_commit, write_results
 from .biasing import ADAPTER_SYSTEMS, SYSTEMS, run_set
 from .entities import EntityCounts, entity_counts
 from .metrics import Counts, score
@@ -290,10 +290,8 @@ def run(data: Path, realspeech: Path, out: Path, quick: bool = False, progress: 
     res["no_entity_lists"] = no_entity_lists(rec, data, sz.negative, progress)
     res["real"] = real_speech(rec, realspeech, sz.real, with_whisper=True, progress=progress)
     res["wall_seconds"] = round(time.time() - t0, 1)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
+    write_results(out, "results", res, markdown(res))
     _plots(res, out)
-    (out / "RESULTS.md").write_text(markdown(res))
     return res
 
 
