@@ -154,6 +154,18 @@ def test_manifest_formats_and_lists(tmp_path, clips):
         read_manifest(_manifest(tmp_path, [{"id": "a", "audio": "a.wav"}, {"id": "a", "audio": "b.wav"}]))
 
 
+def test_cli_usage_errors(tmp_path):
+    from ctcbias.cli import app
+
+    r = CliRunner().invoke(app, ["batch", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o.parquet")])
+    assert r.exit_code == 2 and "no such file" in r.output
+    m = _manifest(tmp_path, [{"id": "a", "audio": "a.wav"}])
+    r = CliRunner().invoke(app, ["batch", str(m), "--out", str(tmp_path / "o.csv")])
+    assert r.exit_code == 2 and ".parquet or .jsonl" in r.output
+    r = CliRunner().invoke(app, ["batch", str(m), "--out", str(tmp_path / "o.jsonl"), "--bias", "sideways"])
+    assert r.exit_code == 2 and "sideways" in r.output
+
+
 def test_uris_are_read_through_pyarrow(clips):
     got = batch.fetch_audio((clips / "bad.wav").resolve().as_uri())
     assert got == (clips / "bad.wav").read_bytes()

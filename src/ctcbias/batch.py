@@ -29,7 +29,7 @@ Output, resume, no loss, no duplicates
     ids done without error, and retries the failed ones. A killed worker loses nothing: Ray
     restarts the actor and retries its task (``max_restarts=-1``, ``max_task_retries=-1``, Ray
     Data's defaults for actors). The driver, not the workers, writes, because the output is
-    tiny next to the audio (about 1 kB a minute) and OUT is a path on the driver's machine.
+    tiny next to the audio (a few kB a minute of audio) and OUT is a path on the driver's machine.
 
 Sizing (the 2-core trap)
     Actors get fractional CPUs: ``0.9 * cluster CPUs / workers`` each, and at most 90% of the
