@@ -265,3 +265,19 @@ def test_resume_skips_done_rows(killed_run, clips):
     assert all(rows[r["id"]] == before[r["id"]] for r in GOOD)
     s = _run(30, inp=_manifest(clips, GOOD), out=out)  # all done: no Ray work at all
     assert (s["skipped"], s["ok"], s["failed"]) == (4, 0, 0)
+
+
+def test_pump_runs_the_dataset_in_an_actor(ray_local, tmp_path):
+    """The ray:// path (Ray Data inside a 0-CPU actor, blocks handed over one by one), on rows
+    that fail before any model; the Ray Client transport itself was checked by hand."""
+    rows = [{"id": f"n{i}", "audio": f"n{i}.wav", "path": str(tmp_path / f"n{i}.wav"), "key": "k"}
+            for i in range(5)]
+    pump = ray_local.remote(batch.Pump).options(num_cpus=0).remote(
+        rows, ray_local.put({"k": []}), 1, 0.5, 2, "auto", None, False)
+    got = []
+    while (b := ray_local.get(pump.next.remote(), timeout=60)) is not None:
+        got += b.to_pylist()
+    assert sorted(r["id"] for r in got) == [f"n{i}" for i in range(5)]
+    assert all("no such file" in r["error"] for r in got)
+    ray_local.kill(pump)
+

@@ -31,6 +31,13 @@ Output, resume, no loss, no duplicates
     Data's defaults for actors). The driver, not the workers, writes, because the output is
     tiny next to the audio (a few kB a minute of audio) and OUT is a path on the driver's machine.
 
+Clusters
+    ``--address auto`` joins the cluster this machine is part of; ``--address ray://HOST:PORT``
+    connects through Ray Client, where Ray Data runs in a small actor on the cluster (:class:`Pump`)
+    and OUT is still written here. Every node needs ctcbias installed and the audio paths (or
+    URIs) reachable. Ray 2.60 clusters require a token: a Ray Client needs ``RAY_AUTH_MODE=token``
+    and the cluster's token (``RAY_AUTH_TOKEN`` or ``~/.ray/auth_token``).
+
 Sizing (the 2-core trap)
     Actors get fractional CPUs: ``0.9 * cluster CPUs / workers`` each, and at most 90% of the
     largest node's, so the pool never asks for more CPUs than exist and Ray Data's own tasks still
@@ -391,6 +398,36 @@ def default_workers(total_cpus: float, memory: float) -> int:
     return max(1, min(int(total_cpus), int(memory // WORKER_MEMORY)))
 
 
+def _blocks(todo: list[dict], lists_ref, workers: int, cpus: float, block_rows: int, bias: str,
+            model: str | None, progress: bool):
+    """The transcribed blocks, as Ray Data streams them out of the actor pool."""
+    import ray.data
+
+    ray.data.DataContext.get_current().enable_progress_bars = progress
+    ds = ray.data.from_items(todo, override_num_blocks=max(1, -(-len(todo) // block_rows)))
+    ds = ds.map_batches(Worker, batch_size=block_rows, batch_format="pyarrow",
+                        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus,
+                        fn_constructor_kwargs={"lists": lists_ref, "bias": bias, "model": model,
+                                               "threads": max(1, round(cpus))})
+    return ds.iter_batches(batch_size=None, batch_format="pyarrow")
+
+
+class Pump:
+    """Runs :func:`_blocks` on the cluster and hands its blocks over one at a time.
+
+    Why: under Ray Client (``--address ray://``) Ray Data's streaming executor cannot run in the
+    client process (it needs a core worker: ``'Worker' object has no attribute 'core_worker'``
+    in 2.60). This 0-CPU actor runs it on the cluster; the client still writes the part files
+    and OUT on its own disk, so resume works the same.
+    """
+
+    def __init__(self, *args):
+        self.it = iter(_blocks(*args))
+
+    def next(self):
+        return next(self.it, None)
+
+
 def run_batch(inp: Path, out: Path, address: str | None = None, workers: int | None = None,
               words_file: Path | None = None, lists_dir: Path | None = None, bias: str = "auto",
               model: Path | None = None, block_rows: int = 4,
@@ -423,16 +460,16 @@ def run_batch(inp: Path, out: Path, address: str | None = None, workers: int | N
                             default=total)
             n = workers or default_workers(total, float(res.get("memory", WORKER_MEMORY)))
             cpus = worker_cpus(total, n, node_cpus)
-            ray.data.DataContext.get_current().enable_progress_bars = progress
-            ds = ray.data.from_items(todo, override_num_blocks=max(1, -(-len(todo) // block_rows)))
             lists_ref = ray.put({k: lists[k] for k in {r["key"] for r in todo}})
-            ds = ds.map_batches(Worker, batch_size=block_rows, batch_format="pyarrow",
-                                compute=ray.data.ActorPoolStrategy(size=n), num_cpus=cpus,
-                                fn_constructor_kwargs={"lists": lists_ref, "bias": bias,
-                                                       "model": str(Path(model).resolve()) if model else None,
-                                                       "threads": max(1, round(cpus))})
+            args = (todo, lists_ref, n, cpus, block_rows, bias, str(Path(model).resolve()) if model else None,
+                    progress)
+            if ray.util.client.ray.is_connected():  # ray://: Ray Data runs on the cluster, see Pump
+                pump = ray.remote(Pump).options(num_cpus=0).remote(*args)
+                blocks = iter(lambda: ray.get(pump.next.remote()), None)
+            else:
+                blocks = _blocks(*args)
             parts.mkdir(parents=True, exist_ok=True)
-            for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            for b in blocks:
                 if b.num_rows:
                     _write_part(parts, b)
                     err = b["error"].to_pylist()
