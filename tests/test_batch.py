@@ -17,7 +17,6 @@ import pytest
 
 pytest.importorskip("ray")
 
-import numpy as np
 import soundfile as sf
 from typer.testing import CliRunner
 

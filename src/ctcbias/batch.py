@@ -500,7 +500,8 @@ def command(
     out: Path = typer.Option(..., "--out", help="results, .parquet or .jsonl (re-run to resume)"),
     address: Optional[str] = typer.Option(None, help="auto | ray://HOST:PORT: join that Ray cluster "
                                                      "(default: start Ray here, on loopback)"),
-    workers: Optional[int] = typer.Option(None, min=1, help="model actors, one model each (default: one per CPU, fewer if memory is short)"),
+    workers: Optional[int] = typer.Option(None, min=1, help="model actors, one model each "
+                                                            "(default: one per CPU, fewer if memory is short)"),
     words: Optional[Path] = typer.Option(None, "--words", help="list for rows with no words or list of their own"),
     lists: Optional[Path] = typer.Option(None, "--lists", help="folder of named lists, NAME or NAME.txt "
                                                                "(default: the manifest's folder)"),
