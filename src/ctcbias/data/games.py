@@ -20,8 +20,9 @@ is a pseudo-label (``label: "whisper"``, train only).
 
 Splits hold out whole characters (deterministic, about 10-15 % of the name-paired audio) as
 ``games-dev`` (name-paired lines only: their speaker is certain), so dev measures new voices, not
-new lines of known ones; Joe, the narrator, unknown speakers and the ape (grunts) always train. ``games-train`` drops lines holding a reserved entity (:class:`ReservedGate`; "joe" is one)
-and lines whose text is also a dev line of 4+ words.
+new lines of known ones; Joe, the narrator, unknown speakers and the ape (grunts) always train.
+``games-train`` drops lines holding a reserved entity (:class:`ReservedGate`; "joe" is one) and
+lines whose text is also a dev line of 4+ words.
 
 Licence (``/usr/share/doc/flight-of-the-amazon-queen/copyright``): game content (C) 1995 John
 Passfield and Steven Stamatiadis, "Flight-of-the-Amazon-Queen-License": free redistribution with
@@ -37,7 +38,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import struct
 import subprocess
 import sys
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["GAME_SETS", "Entry", "Line", "read_toc", "segments", "dog_lines", "jas_lines", "cut_lines",
-           "character", "script", "closest_line", "split_characters", "build_games", "wer"]
+           "character", "script", "closest_line", "split_characters", "build_games", "wer", "whisper_hyps"]
 
 GAME_SETS = ("games-train", "games-dev")
 PACKAGE, VERSION = "flight-of-the-amazon-queen", "1.0.0-9"
@@ -242,7 +242,9 @@ def cut_lines(name: str, b: bytes, objects: list, names: list[str]) -> list[Line
                 p += 2 + 18
             p += 2
         if kind in ("person", "text"):
-            who = "joe" if num == 0 else "narrator" if num < 0 else _character(names[abs(objects[num][0]) - 1]) if objects[num][0] else "unknown"
+            name_no = objects[num][0] if num > 0 else 0
+            who = ("joe" if num == 0 else "narrator" if num < 0
+                   else _character(names[abs(name_no) - 1]) if name_no else "unknown")
             text = "" if s.strip() in ("*", "") or s.startswith("#") else s
             prefix = f"{base}{'_' * (5 - len(base))}{i + 1:02d}"
             segs = segments(text, prefix) if text else []
@@ -301,7 +303,9 @@ def split_characters(hours: dict[str, float], share: tuple[float, float] = DEV_S
     total = sum(hours.values())
     dev: set[str] = set()
     held = 0.0
-    for c in sorted((c for c in hours if c not in TRAIN_ONLY), key=lambda c: hashlib.sha1(f"{GAME}:{c}".encode()).hexdigest()):
+    order = sorted((c for c in hours if c not in TRAIN_ONLY),
+                   key=lambda c: hashlib.sha1(f"{GAME}:{c}".encode()).hexdigest())
+    for c in order:
         if held >= share[0] * total:
             break
         if held + hours[c] <= share[1] * total:
@@ -382,7 +386,8 @@ def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str
         for c in sorted(clips):
             if c not in done or not (out / rel[c]).exists():
                 f.seek(clips[c].offset)
-                todo.append((c, f.read(clips[c].size), str(out / rel[c]), not normalize(lines.get(c, Line(c, "", "", "")).text)))
+                no_text = not normalize(lines[c].text if c in lines else "")
+                todo.append((c, f.read(clips[c].size), str(out / rel[c]), no_text))
     with open(done_path, "a") as log:
         pool = Pool(jobs) if jobs > 1 else None
         it = pool.imap_unordered(_decode, todo, chunksize=4) if pool else map(_decode, todo)
@@ -410,8 +415,9 @@ def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str
         if not _MIN_SEC <= r["duration"] <= _MAX_SEC:
             counts["dropped_length"] += 1
             continue
-        rec = {"id": f"{GAME}-{c.lower()}", "audio": rel[c], "duration": r["duration"], "voice": f"game:{GAME}:{ln.speaker.replace(' ', '-')}",
-               "character": ln.speaker, "source": ln.source, "clip": c}
+        rec = {"id": f"{GAME}-{c.lower()}", "audio": rel[c], "duration": r["duration"],
+               "voice": f"game:{GAME}:{ln.speaker.replace(' ', '-')}", "character": ln.speaker,
+               "source": ln.source, "clip": c}
         if normalize(ln.text):
             rec.update(text=normalize(ln.text), display=ln.text, label="script", pairing="name")
             counts["by_name"] += 1
@@ -459,7 +465,8 @@ def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str
         for it in rows:
             by_char[it["character"]] = by_char.get(it["character"], 0.0) + it["duration"] / 3600
         stats[name] = {"utterances": len(rows), "hours": round(sum(by_char.values()), 3),
-                       "characters": len(by_char), "labels": {k: sum(it["label"] == k for it in rows) for k in ("script", "whisper")},
+                       "characters": len(by_char),
+                       "labels": {k: sum(it["label"] == k for it in rows) for k in ("script", "whisper")},
                        "hours_by_character": {k: round(v, 3) for k, v in sorted(by_char.items())}}
     stats["games-train"]["dropped"] = dropped
     stats["games-dev"]["held_out_characters"] = sorted(dev_chars)
@@ -496,8 +503,28 @@ def wer(manifest: Path, hyps: Path) -> dict:
     return {k: {"wer": round(jiwer.wer(r, h), 4), "utterances": len(r)} for k, (r, h) in sorted(pairs.items())}
 
 
+def whisper_hyps(manifest: Path, out: Path) -> None:
+    """Whisper-base's transcripts of a manifest's clips as JSON lines like ``ctcbias transcribe``'s:
+    the reference point for :func:`wer`, and a check of the name pairing (one thread)."""
+    from tqdm import tqdm
+
+    from ..audio import load_audio
+    from ..evaluation.peers import WhisperPromptPeer
+    from ..normalize import normalize
+
+    model = WhisperPromptPeer(threads=1)
+    rows = [json.loads(raw) for raw in Path(manifest).read_text().splitlines()]
+    with open(out, "w") as f:
+        for it in tqdm(rows, unit="clip", file=sys.stderr):
+            text = normalize(model.transcribe(load_audio(Path(manifest).parent / it["audio"]), []))
+            f.write(json.dumps({"id": it["id"], "text": text}) + "\n")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "wer":
-        print(json.dumps(wer(Path(sys.argv[2]), Path(sys.argv[3])), indent=2))
+    if len(sys.argv) == 4 and sys.argv[1] in ("wer", "whisper"):
+        if sys.argv[1] == "wer":
+            print(json.dumps(wer(Path(sys.argv[2]), Path(sys.argv[3])), indent=2))
+        else:
+            whisper_hyps(Path(sys.argv[2]), Path(sys.argv[3]))
     else:
-        sys.exit("usage: python -m ctcbias.data.games wer MANIFEST HYPS")
+        sys.exit("usage: python -m ctcbias.data.games wer MANIFEST HYPS | whisper MANIFEST OUT")
