@@ -66,7 +66,8 @@ def test_toc_reads_names_offsets_and_compression():
 
 def test_segments_follow_stage_directions():
     # *XY takes 11 more characters; each direction ends a segment; spaces in the prefix become zeros
-    assert segments("Walk*XY00(237,112)Stop.*03", "%2d%4xP" % (5, 0x1E)) == [("05001EP1", "Walk"), ("05001EP2", "Stop.")]
+    assert segments("Walk*XY00(237,112)Stop.*03", "%2d%4xP" % (5, 0x1E)) == [("05001EP1", "Walk"),
+                                                                           ("05001EP2", "Stop.")]
     assert segments("No.", "JOE%04d" % 7) == [("JOE00071", "No.")]
 
 
@@ -82,7 +83,7 @@ def test_dialogue_lines_pair_with_their_clip_names():
 
 def _cut() -> bytes:
     """A cutscene: Joe speaks, an animation (one frame) runs, then person object 1 speaks a line
-    the script leaves out ('*')."""
+    the script leaves out ('*'). Its sentences start with the entry string that ``Cutaway::load`` reads."""
     objs = bytearray(struct.pack(">17h", *([0] * 17)) + struct.pack(">h", 0))  # Joe, no people turned on
     anim = [5, 0, 0, 0, 1, 1] + [0] * 11  # object 5, an anim list, execute
     objs += struct.pack(">17h", *anim) + struct.pack(">hh", 1, 1)  # turns on one person
@@ -90,7 +91,7 @@ def _cut() -> bytes:
     objs += struct.pack(">17h", *([1] + [0] * 16)) + struct.pack(">h", 0)
     b = bytearray(12) + objs
     sent = len(b)
-    for s in ("Right.*01Let's go", "(anim)", "*"):
+    for s in ("*FL", "Right.*01Let's go", "(anim)", "*"):  # the entry string (Joe's facing), then one per object
         _pstr(b, s)
     struct.pack_into(">HhhHHH", b, 0, 0, 3, 0, len(b), sent, len(b))
     return bytes(b)

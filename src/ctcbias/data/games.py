@@ -53,6 +53,7 @@ ARCHIVE = "usr/share/scummvm/flight-of-the-amazon-queen/queen.1c"
 GAME = "fotaq"
 MAX_DIST = 0.1  # normalized character edit distance at which a Whisper transcript takes a script line
 # (0.2 took "where" for "here" and "how did you get down here" for "how did you get here")
+MISMATCH = 0.5  # a name-paired line this far from a Whisper transcript of its clip is dropped
 DEV_SHARE = (0.10, 0.15)  # share of the name-paired audio held out as whole characters
 JOE_RESPONSE_MAX = 40  # Queen engine: Joe's responses precede the object descriptions in JOE%04d
 _HEADER = 20  # every DOG / CUT / JAS file starts with a 20-byte header the engine skips
@@ -213,10 +214,11 @@ def jas_lines(jas: bytes, jas2: bytes) -> list[Line]:
 
 
 def cut_lines(name: str, b: bytes, objects: list, names: list[str]) -> list[Line]:
-    """Lines of a cutscene (``Cutaway::load`` / ``run``): one sentence per object, spoken by a person
-    object (0: Joe) or as narration (-2, -3). Walks the objects to tell animations (which carry
-    frames and never speak) from speakers."""
-    count, sent = abs(_i16(b, 2)), struct.unpack_from(">H", b, 8)[0]
+    """Lines of a cutscene (``Cutaway::load`` / ``run``): after the entry string (Joe's facing,
+    read by ``load``), one sentence per object, spoken by a person object (0: Joe) or as narration
+    (-2, -3). Walks the objects to tell animations (which carry frames and never speak) from speakers."""
+    count = abs(_i16(b, 2))
+    sent = _string(b, struct.unpack_from(">H", b, 8)[0])[1]  # skip the entry string
     base = name.rsplit(".", 1)[0]
     p, out = 12, []
     for i in range(count):
@@ -366,6 +368,7 @@ def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str
     (audio in ``audio/games/<game>/``); resumable through ``games.done.jsonl``. Returns stats."""
     from multiprocessing import Pool
 
+    from rapidfuzz.distance import Levenshtein
     from tqdm import tqdm
 
     from ..normalize import normalize
@@ -384,9 +387,12 @@ def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str
     todo = []
     with open(archive, "rb") as f:
         for c in sorted(clips):
-            if c not in done or not (out / rel[c]).exists():
+            no_text = not normalize(lines[c].text if c in lines else "")
+            r = done.get(c)
+            # a clip whose script line went away (a parser fix) still needs Whisper's transcript
+            heard = r is not None and ("whisper" in r or not no_text or not _MIN_SEC <= r["duration"] <= _MAX_SEC)
+            if not heard or not (out / rel[c]).exists():
                 f.seek(clips[c].offset)
-                no_text = not normalize(lines[c].text if c in lines else "")
                 todo.append((c, f.read(clips[c].size), str(out / rel[c]), no_text))
     with open(done_path, "a") as log:
         pool = Pool(jobs) if jobs > 1 else None
@@ -405,7 +411,7 @@ def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str
     for ln in lines.values():
         display_of.setdefault(normalize(ln.text), ln.text)
     items, counts = [], {"clips": len(clips), "by_name": 0, "by_whisper_match": 0, "whisper_only": 0,
-                         "dropped_no_speech": 0, "dropped_length": 0, "failed": 0}
+                         "dropped_no_speech": 0, "dropped_length": 0, "dropped_mismatch": 0, "failed": 0}
     for c in sorted(clips):
         r = done.get(c)
         ln = lines.get(c, Line(c, "", "unknown", "?"))
@@ -419,6 +425,12 @@ def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str
                "voice": f"game:{GAME}:{ln.speaker.replace(' ', '-')}", "character": ln.speaker,
                "source": ln.source, "clip": c}
         if normalize(ln.text):
+            if "whisper" in r:  # transcribed before its line was found: a check of the pairing
+                dist = round(Levenshtein.normalized_distance(normalize(r["whisper"]), normalize(ln.text)), 4)
+                if dist > MISMATCH:
+                    counts["dropped_mismatch"] += 1
+                    continue
+                rec.update(whisper=r["whisper"], distance=dist)
             rec.update(text=normalize(ln.text), display=ln.text, label="script", pairing="name")
             counts["by_name"] += 1
         else:
