@@ -124,12 +124,13 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
                word_bonus: float = 1.0, shortlist_distance: float = 0.7, shortlist: int = 10,
                max_words: int = 5, max_candidates: int = 150, spotted: int = 20, spotted_fit: float = 1.5,
                spot_pool: int = 100, memo: dict | None = None, attention: np.ndarray | None = None,
-               attended: int = 5) -> list[dict]:
+               attended: int = 5, spot_margin: int = 0) -> list[dict]:
     """Every shortlisted (span, entry) of the hypothesis with its evidence (:data:`FEATURES`),
     plus ``start``, ``end`` (word indices) and ``entry``: each span's ``shortlist`` closest entries
     within ``shortlist_distance``, at most ``max_candidates`` in all; plus up to ``spotted`` entries
     whose keyword-spotting cost per phone is at most ``spotted_fit``, on the words under their best
-    place.
+    place. Each candidate's spotting evidence is its entry's best place within ``spot_margin``
+    frames of the candidate's window.
 
     ``attention``: the contextual adapter's weights per entry, ``(frames, 1 + entries)`` with
     ``<no-bias>`` first (joint biasing). Then every candidate also carries
@@ -288,7 +289,8 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
                 "heard_distance": heard_d, "heard_distance_current": heard_current[(i, e)],
                 # keyword spotting: how well the entry fits its best place, and how much of that
                 # place lies in this span
-                **_spotted_near(tracks.get(k), a, b, frames[i][0], frames[e - 1][1]),
+                **_spotted_near(tracks.get(k), max(0, a - spot_margin), min(T - 1, b + spot_margin),
+                                frames[i][0], frames[e - 1][1]),
             })
             if attention is not None:
                 # the adapter's view: how strongly, and how far ahead of the other entries, it

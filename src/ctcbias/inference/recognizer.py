@@ -49,6 +49,11 @@ class LookupOptions:
     spotted_fit: float = 1.5  # ... when they fit it this well (cost per phone)
     spot_pool: int = 100  # lists up to this size are spotted whole, with pronunciation variants
     attended: int = 5  # joint biasing: the entries the adapter attends to most become candidates
+    # a candidate's keyword-spotting evidence: its entry's best place within this many frames (0.04 s)
+    # beyond the candidate's window (the word before the span to the word after it), never anywhere
+    # in the recording: with 25 (1 s) an entity said in the next clause was taken as evidence for
+    # the span before it ("Siobhan is flying from São Paulo" -> "São Paulo flying from São Paulo")
+    spot_margin: int = 0
 
 
 @dataclass(frozen=True)

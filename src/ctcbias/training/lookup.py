@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ def _rows(rec, post, words: list[str], opts, true: set[str], ref: str) -> list[d
     text = normalize(rec.decode(post, bias, opts).text)
     rows = candidates(rec.tokenizer.encode(text), text, post.subword, post.phone, rec.tokenizer, bias,
                       rec.boosted_lm(bias, opts), opts.beam.lm_weight, opts.beam.word_bonus,
-                      opts.lexicon_shortlist_distance, attention=post.attention)
+                      opts.lexicon_shortlist_distance, attention=post.attention, **asdict(opts.lookup))
     hyp, ref_words = text.split(), ref.split()
     errors = Levenshtein.distance(hyp, ref_words)
     for r in rows:
