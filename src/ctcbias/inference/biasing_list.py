@@ -15,6 +15,7 @@ Compiled lists are immutable and cached by content; nothing of one call's list r
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import threading
@@ -177,10 +178,55 @@ class BiasingList:
         for x in items:
             if len(x) > MAX_ENTRY_CHARS:
                 raise BiasingListError(f"entry of {len(x)} characters (limit {MAX_ENTRY_CHARS}): {x[:40]!r}...")
-        return _compile(tuple(items), tokenizer, variants)
+        return _CACHE.get((tuple(items), tokenizer, variants))
 
 
-@functools.lru_cache(maxsize=64)
+class CompiledLists:
+    """Compiled lists by content, the least recently used dropped first once they hold more than
+    ``max_entries`` entries together (or ``max_lists`` lists). A compiled list's memory grows with
+    its entries (their subwords, pronunciations, the adapter's catalog), so a count alone would let
+    a few dozen 10,000-entry lists take the machine; the bound is on what they hold.
+
+    >>> cache = CompiledLists(max_entries=5, make=lambda key: list(key))
+    >>> a, b = cache.get(("x", "y", "z")), cache.get(("u", "v"))
+    >>> cache.get(("x", "y", "z")) is a, len(cache)     # cached: the same object
+    (True, 2)
+    >>> _ = cache.get(("p", "q")); len(cache), cache.entries  # over 5 entries: the oldest used goes
+    (2, 5)
+    """
+
+    def __init__(self, max_entries: int = 200_000, max_lists: int = 64, make=None):
+        self.max_entries, self.max_lists = max_entries, max_lists
+        self.make = make or (lambda key: _compile(*key))
+        self._lists: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
+        self.entries = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            got = self._lists.get(key)
+            if got is not None:
+                self._lists.move_to_end(key)
+                return got
+        got = self.make(key)  # outside the lock: a big list takes a while, other calls go on
+        with self._lock:
+            if key not in self._lists:
+                self._lists[key] = got
+                self.entries += len(got)
+                while len(self._lists) > 1 and (self.entries > self.max_entries or len(self._lists) > self.max_lists):
+                    _, old = self._lists.popitem(last=False)
+                    self.entries -= len(old)
+            return self._lists.get(key, got)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lists.clear()
+            self.entries = 0
+
+    def __len__(self) -> int:
+        return len(self._lists)
+
+
 def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
     rejected: list[tuple[str, str]] = []
     keep: list[tuple[str, str]] = []
@@ -208,3 +254,6 @@ def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
             trie.add(seg, len(entries))
         entries.append(entry)
     return BiasingList(entries, rejected, trie, variants)
+
+
+_CACHE = CompiledLists()
