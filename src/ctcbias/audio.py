@@ -15,7 +15,7 @@ SAMPLE_RATE = 16000
 MIN_SECONDS = 0.1
 MAX_SECONDS = 4 * 3600.0
 
-__all__ = ["AudioError", "load_audio", "SAMPLE_RATE"]
+__all__ = ["AudioError", "load_audio", "speech_segments", "SAMPLE_RATE"]
 
 
 class AudioError(ValueError):
@@ -91,3 +91,44 @@ def load_audio(src: str | Path | bytes | np.ndarray, sample_rate: int | None = N
 
 def _dur(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds:.0f} s"
+
+
+def speech_segments(x: np.ndarray, min_pause: float = 0.5, keep: float = 0.2,
+                    frame: float = 0.02) -> list[tuple[int, int]]:
+    """Sample spans of ``x`` (16 kHz) between the pauses of at least ``min_pause`` seconds, each
+    with up to ``keep`` seconds of its pauses around it (as a recorded utterance has); the rest of
+    a pause is left out.
+
+    A pause is a run of frames quieter than a threshold between the recording's own noise floor
+    (10th percentile of frame energy) and its speech level (95th percentile): a third of the way
+    up in dB, and at least 6 dB above the floor, so background noise is a pause and soft speech
+    is not.
+
+    >>> sr = SAMPLE_RATE; rng = np.random.default_rng(0)
+    >>> word = lambda s: 0.3 * np.sin(np.arange(int(s * sr)) * 0.3).astype(np.float32)
+    >>> hush = lambda s: 0.001 * rng.standard_normal(int(s * sr)).astype(np.float32)
+    >>> x = np.concatenate([hush(0.3), word(1.0), hush(0.2), word(0.5), hush(1.0), word(0.8), hush(0.4)])
+    >>> [(round(a / sr, 2), round(b / sr, 2)) for a, b in speech_segments(x)]  # the 0.2 s gap stays inside
+    [(0.0, 2.2), (2.8, 4.2)]
+    """
+    n = int(frame * SAMPLE_RATE)
+    frames = len(x) // n
+    if frames < 2:
+        return [(0, len(x))]
+    db = 10 * np.log10(np.square(x[: frames * n].reshape(frames, n).astype(np.float64)).mean(1) + 1e-12)
+    floor, speech = np.percentile(db, 10), np.percentile(db, 95)
+    quiet = np.append(db < max(floor + (speech - floor) / 3, floor + 6.0), False)
+    need, pad = max(1, int(round(min_pause / frame))), int(round(keep / frame))
+    pauses, start = [], None  # (first, last + 1) frames of each long pause between sounds
+    for i, q in enumerate(quiet):
+        if q and start is None:
+            start = i
+        elif not q and start is not None:
+            if i - start >= need and 0 < start and i < frames:
+                pauses.append((start, i))
+            start = None
+    edges = [(0, 0)] + pauses + [(frames, frames)]
+    spans = [((a_end - pad if a_end else 0) * n, len(x) if b_start == frames else (b_start + pad) * n)
+             for (_, a_end), (b_start, _) in zip(edges, edges[1:])]
+    loud = [(a, b) for a, b in spans if b > a and not quiet[a // n: max(a // n + 1, b // n)].all()]
+    return loud or [(0, len(x))]

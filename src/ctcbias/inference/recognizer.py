@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..audio import SAMPLE_RATE, load_audio
+from ..audio import SAMPLE_RATE, load_audio, speech_segments
 from ..contextual_adapter import AdapterConfig, Catalog, ContextualAdapter
 from ..encoder import BUCKET, WhisperEncoder, bucket, encode, windows
 from ..model import CTCStack, StackConfig
@@ -84,6 +84,9 @@ class DecodingOptions:
     # the ordinary-word guard (word_guard.py): words away from the entities biasing brought in are
     # the ones decoding without the list gives (one more beam search without boosts)
     word_guard: bool = True
+    # recordings longer than this (seconds) are cut into utterances at pauses of segment_pause seconds
+    segment_over: float = 15.0
+    segment_pause: float = 0.5
 
     def __post_init__(self):
         if self.bias not in BIAS_MODES:
@@ -320,9 +323,17 @@ class Recognizer:
         self.check(opts)
         bias = words if isinstance(words, BiasingList) else self.compile(words if opts.bias != "none" else [], opts)
         x = load_audio(audio, sample_rate)
-        if float(np.abs(x).max()) < SILENCE_PEAK:  # nothing was said; the model would guess at a flat input
-            return Result("", [], len(x) / SAMPLE_RATE)
-        return self.pipeline(x, SAMPLE_RATE).decode(bias, opts, attention=attention)
+        spans = [(0, len(x))]
+        if len(x) > opts.segment_over * SAMPLE_RATE:
+            # the model learned from single utterances: a recording is cut into them at pauses, so
+            # that neither the encoder's attention nor the decoder's evidence mixes one with the next
+            spans = speech_segments(x, opts.segment_pause)
+        parts = []
+        for a, b in spans:
+            if float(np.abs(x[a:b]).max()) < SILENCE_PEAK:  # nothing was said; the model would guess at a flat input
+                continue
+            parts.append((a / SAMPLE_RATE, self.pipeline(x[a:b], SAMPLE_RATE).decode(bias, opts, attention=attention)))
+        return joined(parts, len(x) / SAMPLE_RATE)
 
     def pipeline(self, audio=None, sample_rate: int | None = None,
                  features: tuple[torch.Tensor, float] | None = None) -> "Pipeline":
@@ -344,10 +355,8 @@ class Recognizer:
         opts = self.resolve(opts)
         cuts = pieces(post.subword)
         if len(cuts) > 1:
-            parts = [(a, self._decode(post.piece(a, b), bias, opts)) for a, b in cuts]
-            words = [replace(w, start=round(w.start + a * FRAME_SECONDS, 2), end=round(w.end + a * FRAME_SECONDS, 2))
-                     for a, r in parts for w in r.words]
-            return Result(" ".join(r.text for _, r in parts if r.text), words, post.duration)
+            return joined([(a * FRAME_SECONDS, self._decode(post.piece(a, b), bias, opts)) for a, b in cuts],
+                          post.duration)
         return self._decode(post, bias, opts)
 
     def _decode(self, post: Posteriors, bias: BiasingList, opts: DecodingOptions) -> Result:
@@ -469,6 +478,19 @@ def _attention(hook, a: int, b: int) -> np.ndarray:
 def _plain(hook, a: int, b: int) -> np.ndarray | None:
     """The final head's log-probabilities without the adapter on frames ``a`` to ``b``."""
     return torch.log_softmax(hook.logits[0, a:b].float(), -1).numpy() if hook.logits is not None else None
+
+
+def joined(parts: list[tuple[float, Result]], duration: float) -> Result:
+    """One result from the results of consecutive parts of a recording, each with its start in
+    seconds: the words' times move by their part's start (attention, when asked, is stacked)."""
+    if len(parts) == 1 and parts[0][0] == 0:
+        return replace(parts[0][1], duration=duration)
+    words = [replace(w, start=round(w.start + t, 2), end=round(w.end + t, 2)) for t, r in parts for w in r.words]
+    out = Result(" ".join(r.text for _, r in parts if r.text), words, duration)
+    att = [r.attention for _, r in parts if r.attention is not None]
+    if att:
+        out.attention, out.attention_entries = np.concatenate(att), parts[0][1].attention_entries
+    return out
 
 
 def pieces(logp: np.ndarray, most: int = STACK_WINDOW, least: int = STACK_WINDOW // 2) -> list[tuple[int, int]]:
