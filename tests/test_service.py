@@ -169,6 +169,12 @@ class _Stub:
         o = replace(options or DecodingOptions(), **overrides)
         return replace(o, bias="decoder") if o.bias == "auto" else o
 
+    def check(self, opts):
+        from ctcbias.inference.recognizer import ModeError
+
+        if self.resolve(opts).uses_adapter:
+            raise ModeError(f"bias={opts.bias!r} needs the contextual adapter; this stand-in has none")
+
     def transcribe(self, x, sample_rate=None, words=None, options=None, attention=False, **overrides):
         from ctcbias.inference.recognizer import Result
 
