@@ -96,6 +96,13 @@ def _log_to(path: Path) -> None:
 train_app = typer.Typer(no_args_is_help=True, help="Build the trained artifacts.")
 
 
+# options the training commands share (their defaults: the config dataclasses')
+_DATA = typer.Option(Path("data/synth"), help="data factory output")
+_FEATS = typer.Option(Path("data/feats"), help="encoder feature cache (made by 'train base')")
+_EPOCHS = typer.Option(None, min=0.01, help="passes over the training set (default: the config's)")
+_LIMIT = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit")
+
+
 def _given(**options) -> dict:
     """The options given on the command line; the rest keep their config dataclass's defaults."""
     return {k: v for k, v in options.items() if v is not None}
@@ -106,12 +113,12 @@ app.add_typer(train_app, name="train")
 
 @train_app.command("base")
 def train_base(
-    data: Path = typer.Option(Path("data/synth"), help="data factory output"),
-    feats: Path = typer.Option(Path("data/feats"), help="encoder feature cache"),
+    data: Path = _DATA,
+    feats: Path = _FEATS,
     work: Path = typer.Option(Path("data/train-work"), help="checkpoints and lexicon"),
     out: Path = typer.Option(Path("src/ctcbias/assets/base"), help="where the shipped model goes"),
-    epochs: Optional[float] = typer.Option(None, min=0.01, help="default: TrainConfig's"),
-    limit_minutes: float = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit"),
+    epochs: Optional[float] = _EPOCHS,
+    limit_minutes: float = _LIMIT,
     jobs: int = typer.Option(2, min=1, help="encoder workers for the feature cache"),
     init: Optional[Path] = typer.Option(None, help="start from an earlier run's checkpoint (last.pt) or a "
                                                    "shipped stack.pt"),
@@ -147,12 +154,12 @@ def train_base(
 
 @train_app.command("adapter")
 def train_adapter_cmd(
-    data: Path = typer.Option(Path("data/synth"), help="data factory output"),
-    feats: Path = typer.Option(Path("data/feats"), help="encoder feature cache (from 'train base')"),
+    data: Path = _DATA,
+    feats: Path = _FEATS,
     model: Path = typer.Option(Path("src/ctcbias/assets/base"), help="the frozen base; adapter.pt goes beside it"),
     work: Path = typer.Option(Path("data/adapter-work"), help="checkpoints and log"),
-    epochs: Optional[float] = typer.Option(None, min=0.01, help="default: AdapterTrainConfig's"),
-    limit_minutes: float = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit"),
+    epochs: Optional[float] = _EPOCHS,
+    limit_minutes: float = _LIMIT,
     lr: Optional[float] = typer.Option(None, min=0.0, help="default: AdapterTrainConfig's"),
     max_distractors: Optional[int] = typer.Option(None, min=0, help="most distractors in a training list "
                                                                     "(default: AdapterTrainConfig's)"),
