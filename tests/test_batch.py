@@ -215,7 +215,7 @@ def killed_run(ray_local, clips) -> dict:
     th = threading.Thread(target=go, daemon=True)
     th.start()
     parts, killed, done_then, t0 = batch.parts_dir(out), None, None, time.monotonic()
-    while killed is None and th.is_alive() and time.monotonic() - t0 < 60:
+    while killed is None and th.is_alive() and time.monotonic() - t0 < 180:
         if parts.is_dir() and any(parts.glob("part-*.parquet")):  # a row is done: the run is under way
             pids = _worker_pids()
             if pids:
@@ -223,7 +223,7 @@ def killed_run(ray_local, clips) -> dict:
                 killed = pids[0]
                 os.kill(killed, signal.SIGKILL)
         time.sleep(0.05)
-    th.join(max(1.0, 100 - (time.monotonic() - t0)))
+    th.join(max(1.0, 300 - (time.monotonic() - t0)))  # generous: a loaded machine is slow, not hung
     assert not th.is_alive(), "ctcbias batch did not finish (hung?)"
     if "e" in box:
         raise box["e"]
@@ -256,13 +256,13 @@ def test_resume_skips_done_rows(killed_run, clips):
     out = killed_run["out"]
     before = _rows(out)
     (clips / "bad2.wav").write_bytes(b"")
-    s = _run(60, inp=_manifest(clips, GOOD + BAD + [{"id": "empty", "audio": "bad2.wav"}]), out=out, workers=1)
+    s = _run(240, inp=_manifest(clips, GOOD + BAD + [{"id": "empty", "audio": "bad2.wav"}]), out=out, workers=1)
     # the four done rows are skipped; the failed ones are tried again, with the new row
     assert (s["skipped"], s["ok"], s["failed"]) == (4, 0, 4)
     rows = _rows(out)
     assert set(rows) == set(before) | {"empty"} and "empty file" in rows["empty"]["error"]
     assert all(rows[r["id"]] == before[r["id"]] for r in GOOD)
-    s = _run(30, inp=_manifest(clips, GOOD), out=out)  # all done: no Ray work at all
+    s = _run(120, inp=_manifest(clips, GOOD), out=out)  # all done: no Ray work at all
     assert (s["skipped"], s["ok"], s["failed"]) == (4, 0, 0)
 
 
@@ -274,7 +274,7 @@ def test_pump_runs_the_dataset_in_an_actor(ray_local, tmp_path):
     pump = ray_local.remote(batch.Pump).options(num_cpus=0).remote(
         rows, ray_local.put({"k": []}), 1, 0.5, 2, "auto", None, False)
     got = []
-    while (b := ray_local.get(pump.next.remote(), timeout=60)) is not None:
+    while (b := ray_local.get(pump.next.remote(), timeout=180)) is not None:
         got += b.to_pylist()
     assert sorted(r["id"] for r in got) == [f"n{i}" for i in range(5)]
     assert all("no such file" in r["error"] for r in got)

@@ -512,6 +512,11 @@ def command(
     """Transcribe an archive on Ray: resumable, a failing row does not stop the batch.
 
     Exit codes: 0 every row in OUT done; 1 some rows failed (their error in OUT); 2 bad usage."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        typer.echo("ctcbias batch needs Ray: pip install 'ctcbias[batch]'", err=True)
+        raise typer.Exit(2)
     try:
         s = run_batch(inp, out, address=address, workers=workers, words_file=words, lists_dir=lists,
                       bias=bias, model=model, block_rows=block_rows)

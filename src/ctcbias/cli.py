@@ -67,6 +67,12 @@ def data(
     seed: int = typer.Option(0),
     jobs: int = typer.Option(os.cpu_count() or 1, min=1, help="parallel workers"),
     only: Optional[list[str]] = typer.Option(None, help="build only these sets (train, dev, dev-heldout, medical-test, names-test)"),
+    kokoro_share: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="share of training utterances in "
+                                                 "Kokoro pseudo-speakers (default: BuildConfig's; 0 with "
+                                                 "--light-augment: the shipped model's training set)"),
+    heavy_augment: Optional[bool] = typer.Option(None, "--heavy-augment/--light-augment",
+                                                 help="the heavier training chain (pitch, band limit, codecs) or "
+                                                      "the light one (default: BuildConfig's)"),
 ):
     """Synthesize the training, dev and test sets (resumable)."""
     if action != "build":
@@ -80,8 +86,13 @@ def data(
         typer.echo(f"unknown set(s): {', '.join(sorted(unknown))}", err=True)
         raise typer.Exit(2)
 
-    stats = build(BuildConfig(out=out, hours=hours, dev_utts=dev_utts, test_utts=test_utts, seed=seed, jobs=jobs),
-                  only=only)
+    cfg = BuildConfig(out=out, hours=hours, dev_utts=dev_utts, test_utts=test_utts, seed=seed, jobs=jobs,
+                      **_given(kokoro_share=kokoro_share, heavy_augment=heavy_augment))
+    try:
+        stats = build(cfg, only=only)
+    except RuntimeError as e:  # a missing synthesizer or data package: the message says which
+        typer.echo(f"data build: {e}", err=True)
+        raise typer.Exit(2)
     typer.echo(json.dumps(stats, indent=2))
 
 

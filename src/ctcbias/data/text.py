@@ -31,11 +31,19 @@ def _fortunes() -> list[str]:
     return out
 
 
-def _chatterbot() -> list[str]:
+def _package_dir(name: str) -> Path:
+    """Where an installed data package lies (found, not imported); a clear error if it is missing."""
     import importlib.util
 
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"the data factory needs the package {name!r}: pip install 'ctcbias[data]'")
+    return Path(spec.origin).parent
+
+
+def _chatterbot() -> list[str]:
     out = []
-    for f in sorted((Path(importlib.util.find_spec("chatterbot_corpus").origin).parent / "data" / "english").glob("*.yml")):
+    for f in sorted((_package_dir("chatterbot_corpus") / "data" / "english").glob("*.yml")):
         for line in f.read_text(errors="ignore").splitlines():
             m = re.match(r"^\s*-\s*(?:-\s*)?(.+)$", line)
             if m:
@@ -44,10 +52,7 @@ def _chatterbot() -> list[str]:
 
 
 def _kjv() -> list[str]:
-    import importlib.util
-
-    spec = importlib.util.find_spec("bible")  # not imported: the package needs pkg_resources
-    path = Path(spec.origin).parent / "data" / "kjv.jsonl"
+    path = _package_dir("bible") / "data" / "kjv.jsonl"  # not imported: the package needs pkg_resources
     return [json.loads(l)["text"] for l in path.read_text().splitlines() if l.strip()]
 
 
