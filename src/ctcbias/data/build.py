@@ -143,7 +143,7 @@ def plan(cfg: BuildConfig) -> dict[str, list[dict]]:
 _BABBLE: list | None = None
 
 
-def _babble():
+def babble_noise():
     global _BABBLE
     if _BABBLE is None:
         rng = random.Random(1234)
@@ -161,7 +161,7 @@ def _synth(args) -> dict:
     try:
         audio = synthesize(item["voice"], item["text"])
         babble = any(s["op"] == "noise" and s["kind"] == "babble" for s in item["augment"])
-        audio = apply_augment(audio, item["augment"], _babble() if babble else None)
+        audio = apply_augment(audio, item["augment"], babble_noise() if babble else None)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.flac")
         sf.write(tmp, audio, 16000, subtype="PCM_16")

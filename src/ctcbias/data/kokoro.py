@@ -169,7 +169,7 @@ def measure(n: int = 20, seed: int = 0, threads: int = 1) -> dict:
     from ..evaluation.peers import WhisperPromptPeer
     from ..normalize import normalize
     from .augment import apply_augment, heavier, plan_augment
-    from .build import BuildConfig, _babble, plan
+    from .build import BuildConfig, babble_noise, plan
     from .voices import synthesize as speak
 
     dev = plan(BuildConfig(out=Path("."), hours=0.001, dev_utts=n, test_utts=1, seed=seed, kokoro_share=1.0))
@@ -188,7 +188,7 @@ def measure(n: int = 20, seed: int = 0, threads: int = 1) -> dict:
             if pairs is None:  # the same audio through a training chain, heavy ops drawn as in training
                 r = random.Random(f"measure:{i}")
                 chain = heavier(plan_augment(r, "train"), f"measure:{i}")
-                audio = apply_augment(kokoro_audio[i], chain, _babble())
+                audio = apply_augment(kokoro_audio[i], chain, babble_noise())
             else:
                 audio = speak(voice, it["text"])
                 if name == "kokoro (held-out pseudo-speakers)":
