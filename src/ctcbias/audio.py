@@ -93,7 +93,7 @@ def _dur(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds:.0f} s"
 
 
-def speech_segments(x: np.ndarray, min_pause: float = 0.5, keep: float = 0.2,
+def speech_segments(x: np.ndarray, min_pause: float = 0.5, keep: float = 0.4,
                     frame: float = 0.02) -> list[tuple[int, int]]:
     """Sample spans of ``x`` (16 kHz) between the pauses of at least ``min_pause`` seconds, each
     with up to ``keep`` seconds of its pauses around it (as a recorded utterance has); the rest of
@@ -109,7 +109,7 @@ def speech_segments(x: np.ndarray, min_pause: float = 0.5, keep: float = 0.2,
     >>> hush = lambda s: 0.001 * rng.standard_normal(int(s * sr)).astype(np.float32)
     >>> x = np.concatenate([hush(0.3), word(1.0), hush(0.2), word(0.5), hush(1.0), word(0.8), hush(0.4)])
     >>> [(round(a / sr, 2), round(b / sr, 2)) for a, b in speech_segments(x)]  # the 0.2 s gap stays inside
-    [(0.0, 2.2), (2.8, 4.2)]
+    [(0.0, 2.4), (2.6, 4.2)]
     """
     n = int(frame * SAMPLE_RATE)
     frames = len(x) // n
