@@ -16,7 +16,7 @@ import numpy as np
 
 from ..tokenizer import PhoneSet, Tokenizer
 
-__all__ = ["KeywordGraph", "best_in_window", "ctc_align", "ctc_cost", "ctc_cost_windows", "ctc_keyword_scores",
+__all__ = ["KeywordGraph", "best_in_window", "best_places", "ctc_align", "ctc_cost", "ctc_cost_windows", "ctc_keyword_scores",
            "ctc_keyword_track", "greedy_phones", "heard_between", "index_string", "phone_string", "word_frames"]
 
 
@@ -126,13 +126,18 @@ def ctc_keyword_scores(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarra
     ends, starts = ctc_keyword_track(logp, graph)
     if not len(ends):
         return np.full(K, -np.inf), np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
-    T = len(ends)
-    # the best end per keyword; on ties the later one, so the span covers the whole last unit
-    at = T - 1 - ends[::-1].argmax(0)
-    k = np.arange(K)
-    best, first, last = ends[at, k].astype(np.float64), starts[at, k], at
-    best[graph.lengths == 0] = -np.inf  # an empty keyword is nowhere, not everywhere
-    return best, first, last
+    best, first, last = best_places(ends, starts, graph)
+    return best.astype(np.float64), first, last
+
+
+def best_places(ends: np.ndarray, starts: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each keyword's best place in :func:`ctc_keyword_track`'s tables (at least one frame):
+    (score, first frame, last frame); on ties the later end, so the span covers the whole last
+    unit. An empty keyword scores -inf: it is nowhere, not everywhere."""
+    at = len(ends) - 1 - ends[::-1].argmax(0)
+    k = np.arange(ends.shape[1])
+    best = np.where(graph.lengths == 0, -np.inf, ends[at, k]).astype(ends.dtype)
+    return best, starts[at, k], at
 
 
 def best_in_window(ends: np.ndarray, starts: np.ndarray, keys, a: int, b: int) -> tuple[float, int, int]:

@@ -68,7 +68,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ..language_model import LanguageModel
 from ..tokenizer import PhoneSet, Tokenizer
-from .align import (KeywordGraph, best_in_window, ctc_cost_windows, ctc_keyword_track, greedy_phones,
+from .align import (KeywordGraph, best_in_window, best_places, ctc_cost_windows, ctc_keyword_track, greedy_phones,
                     heard_between, index_string, phone_string, word_frames)
 from .biasing_list import BiasingList, word_prons
 from .lookup_judge import LookupModel
@@ -316,12 +316,10 @@ def _spot(phone_logp: np.ndarray, g: KeywordGraph, owner: np.ndarray, kfit: np.n
     ends, starts = ctc_keyword_track(phone_logp, g)
     if not len(ends) or not len(owner):
         return
-    T = len(ends)
-    at = T - 1 - ends[::-1].argmax(0)  # on ties the later end, so the span covers the whole last unit
-    cols = np.arange(len(owner))
-    fit = np.where(g.lengths > 0, np.minimum(-ends[at, cols] / np.maximum(g.lengths, 1), 5.0), 5.0)
+    best, first, last = best_places(ends, starts, g)
+    fit = np.minimum(-best / np.maximum(g.lengths, 1), 5.0)  # an empty keyword: -inf, so 5
     for j in np.argsort(-fit, kind="stable"):  # each entry's best variant is written last
-        kfit[owner[j]], kfirst[owner[j]], klast[owner[j]] = fit[j], starts[at[j], j], at[j]
+        kfit[owner[j]], kfirst[owner[j]], klast[owner[j]] = fit[j], first[j], last[j]
     for k in np.unique(owner):
         keys = np.flatnonzero((owner == k) & (g.lengths > 0))
         if len(keys):
