@@ -125,7 +125,13 @@ def _manifest_rows(inp: Path) -> list[dict]:
 
 
 def _read_list(path: Path) -> list[str]:
-    return [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+    """A list file, as the CLI and the service read one (one entry a line, or a JSON list)."""
+    from .inference.wordlist import BiasingListError, parse_word_list
+
+    try:
+        return parse_word_list(path.read_text(encoding="utf-8"))
+    except BiasingListError as e:
+        raise BatchError(f"{path}: {e}") from None
 
 
 def list_key(words: list[str]) -> str:

@@ -25,7 +25,7 @@ from ..normalize import normalize
 from ..pronounce import pronounce
 from . import g2g
 
-__all__ = ["BiasingListError", "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
+__all__ = ["BiasingListError", "check_limits", "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
 
 MAX_ENTRIES = 100_000
 MAX_ENTRY_CHARS = 200
@@ -33,6 +33,15 @@ MAX_ENTRY_CHARS = 200
 
 class BiasingListError(ValueError):
     """The word list cannot be used; the message says why."""
+
+
+def check_limits(words: list[str], max_entries: int = MAX_ENTRIES, max_entry_chars: int = MAX_ENTRY_CHARS) -> None:
+    """Raise :class:`BiasingListError` when ``words`` is over a size limit (the service sets its own)."""
+    if len(words) > max_entries:
+        raise BiasingListError(f"{len(words):,} entries; the limit is {max_entries:,}")
+    for w in words:
+        if len(w) > max_entry_chars:
+            raise BiasingListError(f"an entry of {len(w)} characters (limit {max_entry_chars}): {w[:40]!r}...")
 
 
 @dataclass(frozen=True)
@@ -173,11 +182,7 @@ class BiasingList:
             items = []
         if isinstance(items, str) or not all(isinstance(x, str) for x in items):
             raise BiasingListError("the word list must be a list of strings")
-        if len(items) > MAX_ENTRIES:
-            raise BiasingListError(f"the word list has {len(items):,} entries; the limit is {MAX_ENTRIES:,}")
-        for x in items:
-            if len(x) > MAX_ENTRY_CHARS:
-                raise BiasingListError(f"entry of {len(x)} characters (limit {MAX_ENTRY_CHARS}): {x[:40]!r}...")
+        check_limits(items)
         return _CACHE.get((tuple(items), tokenizer, variants))
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 
-from .biasing_list import MAX_ENTRIES, MAX_ENTRY_CHARS, BiasingListError
+from .biasing_list import BiasingListError
+from .biasing_list import check_limits as check_word_list
 
 __all__ = ["parse_word_list", "check_word_list", "BiasingListError"]
 
@@ -36,12 +37,3 @@ def parse_word_list(text: str) -> list[str]:
             raise BiasingListError(f"a JSON word list must hold only strings, not {json.dumps(bad[0])}")
         return [w.strip() for w in value if w.strip()]
     return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def check_word_list(words: list[str], max_entries: int = MAX_ENTRIES, max_entry_chars: int = MAX_ENTRY_CHARS) -> None:
-    """Raise :class:`BiasingListError` when ``words`` is over a size limit."""
-    if len(words) > max_entries:
-        raise BiasingListError(f"{len(words):,} entries; the limit is {max_entries:,}")
-    for w in words:
-        if len(w) > max_entry_chars:
-            raise BiasingListError(f"an entry of {len(w)} characters (limit {max_entry_chars}): {w[:40]!r}...")
