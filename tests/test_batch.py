@@ -151,6 +151,14 @@ def test_manifest_formats_and_lists(tmp_path, clips):
         read_manifest(_manifest(tmp_path, [{"id": "a", "audio": "a.wav", "list": "nowhere"}]))
     with pytest.raises(BatchError, match="twice"):
         read_manifest(_manifest(tmp_path, [{"id": "a", "audio": "a.wav"}, {"id": "a", "audio": "b.wav"}]))
+    # list files are read as the CLI and the service read them: a JSON list too, a broken one is an error
+    (tmp_path / "lists" / "drugs.json").write_text('["Lisinopril", "Tocilizumab"]', encoding="utf-8")
+    rows, lists = read_manifest(_manifest(tmp_path, [{"id": "a", "audio": "a.wav", "list": "drugs.json"}]),
+                                lists_dir=tmp_path / "lists")
+    assert lists[rows[0]["key"]] == ["Lisinopril", "Tocilizumab"]
+    (tmp_path / "lists" / "broken").write_text('["Lisinopril", 3]', encoding="utf-8")
+    with pytest.raises(BatchError, match="only strings"):
+        read_manifest(_manifest(tmp_path, [{"id": "a", "audio": "a.wav", "list": "broken"}]), lists_dir=tmp_path / "lists")
 
 
 def test_cli_usage_errors(tmp_path):
