@@ -147,6 +147,8 @@ def test_wer_by_character(tmp_path):
     m.write_text("\n".join(json.dumps(x) for x in [{"id": "a", "text": "give up joe", "character": "faye"},
                                                      {"id": "b", "text": "i hate you", "character": "frank"}]))
     h.write_text("\n".join(json.dumps(x) for x in [{"id": "a", "text": "give up"}, {"id": "b", "text": "i hate you"}]))
-    r = games.wer(m, h)
+    from ctcbias.evaluation.manifest_wer import wer
+
+    r = wer(m, h)
     assert r["all"] == {"wer": round(1 / 6, 4), "utterances": 2}
     assert r["faye"]["wer"] == round(1 / 3, 4) and r["frank"]["wer"] == 0.0

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["GAME_SETS", "Entry", "Line", "read_toc", "segments", "dog_lines", "jas_lines", "cut_lines",
-           "character", "script", "closest_line", "split_characters", "build_games", "wer", "whisper_hyps"]
+           "character", "script", "closest_line", "split_characters", "build_games"]
 
 GAME_SETS = ("games-train", "games-dev")
 PACKAGE, VERSION = "flight-of-the-amazon-queen", "1.0.0-9"
@@ -489,54 +489,3 @@ def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str
     merged.update(stats)
     path.write_text(json.dumps(merged, indent=2))
     return stats
-
-
-def wer(manifest: Path, hyps: Path) -> dict:
-    """WER of ``ctcbias transcribe --manifest`` output against a manifest (jiwer, as the base bench's
-    real-speech WER), overall and by character.
-
-    ``python -m ctcbias.data.games wer data/games/games-dev.jsonl hyp.jsonl``
-    """
-    import jiwer
-
-    refs = {}
-    for raw in Path(manifest).read_text().splitlines():
-        it = json.loads(raw)
-        refs[it["id"]] = (it["text"], it.get("character", "?"))
-    pairs: dict[str, tuple[list, list]] = {}
-    for raw in Path(hyps).read_text().splitlines():
-        h = json.loads(raw)
-        if h.get("id") in refs:
-            ref, who = refs[h["id"]]
-            for k in ("all", who):
-                pairs.setdefault(k, ([], []))
-                pairs[k][0].append(ref)
-                pairs[k][1].append(h.get("text", ""))
-    return {k: {"wer": round(jiwer.wer(r, h), 4), "utterances": len(r)} for k, (r, h) in sorted(pairs.items())}
-
-
-def whisper_hyps(manifest: Path, out: Path) -> None:
-    """Whisper-base's transcripts of a manifest's clips as JSON lines like ``ctcbias transcribe``'s:
-    the reference point for :func:`wer`, and a check of the name pairing (one thread)."""
-    from tqdm import tqdm
-
-    from ..audio import load_audio
-    from ..evaluation.peers import WhisperPromptPeer
-    from ..normalize import normalize
-
-    model = WhisperPromptPeer(threads=1)
-    rows = [json.loads(raw) for raw in Path(manifest).read_text().splitlines()]
-    with open(out, "w") as f:
-        for it in tqdm(rows, unit="clip", file=sys.stderr):
-            text = normalize(model.transcribe(load_audio(Path(manifest).parent / it["audio"]), []))
-            f.write(json.dumps({"id": it["id"], "text": text}) + "\n")
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] in ("wer", "whisper"):
-        if sys.argv[1] == "wer":
-            print(json.dumps(wer(Path(sys.argv[2]), Path(sys.argv[3])), indent=2))
-        else:
-            whisper_hyps(Path(sys.argv[2]), Path(sys.argv[3]))
-    else:
-        sys.exit("usage: python -m ctcbias.data.games wer MANIFEST HYPS | whisper MANIFEST OUT")
