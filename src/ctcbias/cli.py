@@ -59,7 +59,8 @@ app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True,
 
 @app.command()
 def data(
-    action: str = typer.Argument("build", help="build"),
+    action: str = typer.Argument("build", help="build: synthesize the sets; mix: join built manifests "
+                                               "(--train, --dev) into one training folder"),
     out: Path = typer.Option(..., "--out", help="output folder for audio and manifests"),
     hours: float = typer.Option(40.0, min=0.001, help="hours of training speech"),
     dev_utts: int = typer.Option(500, min=1, help="dev utterances"),
@@ -73,10 +74,24 @@ def data(
     heavy_augment: Optional[bool] = typer.Option(None, "--heavy-augment/--light-augment",
                                                  help="the heavier training chain (pitch, band limit, codecs) or "
                                                       "the light one (default: BuildConfig's)"),
+    train: Optional[list[Path]] = typer.Option(None, help="mix: a training manifest (repeat for each)"),
+    dev: Optional[Path] = typer.Option(None, help="mix: the dev manifest"),
 ):
-    """Synthesize the training, dev and test sets (resumable)."""
+    """Synthesize the training, dev and test sets (resumable), or mix built ones into one folder."""
+    if action == "mix":
+        from .data.mix import mix
+
+        if not train or dev is None:
+            typer.echo("data mix: give --train (one or more manifests) and --dev", err=True)
+            raise typer.Exit(2)
+        try:
+            typer.echo(json.dumps(mix(out, train, dev), indent=2))
+        except (OSError, ValueError) as e:
+            typer.echo(f"data mix: {e}", err=True)
+            raise typer.Exit(2)
+        return
     if action != "build":
-        typer.echo(f"unknown action {action!r}: use 'build'", err=True)
+        typer.echo(f"unknown action {action!r}: use 'build' or 'mix'", err=True)
         raise typer.Exit(2)
     from .data.build import DEV_SETS, TEST_SETS, BuildConfig, build
     from .data.games import GAME_SETS  # real game speech: --only games-train --only games-dev
