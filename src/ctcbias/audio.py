@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +23,30 @@ class AudioError(ValueError):
     """The audio cannot be transcribed; the message says why."""
 
 
-def load_audio(src: str | Path | bytes | np.ndarray, sample_rate: int | None = None,
+def load_audio(src: str | Path | bytes | typing.BinaryIO | np.ndarray, sample_rate: int | None = None,
                max_seconds: float = MAX_SECONDS) -> np.ndarray:
     """Read ``src`` and return 16 kHz mono float32 in [-1, 1].
 
-    ``src`` is a path, the bytes of a file, or a numpy array (``sample_rate`` required; shape
+    ``src`` is a path, the bytes of a file, a binary file object (``open(p, "rb")``,
+    ``io.BytesIO``; read from where it stands), or a numpy array (``sample_rate`` required; shape
     ``(samples,)`` or ``(samples, channels)``). Channels are averaged; other rates are resampled.
     """
     import soundfile as sf
 
     name = "audio"
+    if hasattr(src, "read") and not isinstance(src, np.ndarray):
+        name = str(getattr(src, "name", "audio"))
+        try:
+            data = src.read()
+        except (OSError, ValueError) as e:  # closed, or opened for writing only
+            raise AudioError(f"{name}: cannot read the file object ({e})") from None
+        if isinstance(data, str):
+            raise AudioError(f"{name}: a text file object; open the audio in binary mode (\"rb\")")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise AudioError(f"{name}: the file object's read() gave {type(data).__name__}, not bytes")
+        if not data:
+            raise AudioError(f"{name}: empty file (0 bytes, or read to its end already)")
+        src = bytes(data)
     if isinstance(src, np.ndarray):
         if sample_rate is None:
             raise AudioError("an audio array needs its sample_rate")
@@ -42,8 +57,8 @@ def load_audio(src: str | Path | bytes | np.ndarray, sample_rate: int | None = N
         if isinstance(src, (bytes, bytearray)):
             f = io.BytesIO(src)
             if not src:
-                raise AudioError("audio: empty file (0 bytes)")
-        else:
+                raise AudioError(f"{name}: empty file (0 bytes)")
+        elif isinstance(src, (str, Path)):
             name = str(src)
             p = Path(src)
             if not p.is_file():
@@ -51,6 +66,9 @@ def load_audio(src: str | Path | bytes | np.ndarray, sample_rate: int | None = N
             if p.stat().st_size == 0:
                 raise AudioError(f"{name}: empty file (0 bytes)")
             f = p
+        else:
+            raise AudioError(f"audio must be a path, bytes, a binary file object or a numpy array, "
+                             f"not {type(src).__name__}")
         try:
             info = sf.info(f)
             if info.samplerate and info.frames / info.samplerate > max_seconds:

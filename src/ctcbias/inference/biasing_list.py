@@ -18,17 +18,27 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
+import logging
 import threading
+import unicodedata
 from dataclasses import dataclass
 
 from ..normalize import normalize
 from ..pronounce import pronounce
 from . import g2g
 
-__all__ = ["BiasingListError", "check_limits", "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
+__all__ = ["BiasingListError", "check_limits", "written_form", "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES",
+           "MAX_ENTRY_CHARS"]
 
 MAX_ENTRIES = 100_000
 MAX_ENTRY_CHARS = 200
+
+log = logging.getLogger(__name__)
+
+# invisible characters that ride along with pasted text or emoji: byte-order mark, zero-width
+# space and joiner, variation selectors, the keycap mark, emoji tags
+_INVISIBLE = {0xFEFF, 0x200B, 0x200D, 0xFE0E, 0xFE0F, 0x20E3}
+_TEXT_SYMBOLS = {"\u00b0"}  # "°" is read as a word; other "So" symbols are pictographs (emoji, ©, ™, ★)
 
 
 class BiasingListError(ValueError):
@@ -42,6 +52,29 @@ def check_limits(words: list[str], max_entries: int = MAX_ENTRIES, max_entry_cha
     for w in words:
         if len(w) > max_entry_chars:
             raise BiasingListError(f"an entry of {len(w)} characters (limit {max_entry_chars}): {w[:40]!r}...")
+
+
+def written_form(raw: str) -> tuple[str, bool]:
+    """``raw`` as the transcript may show it: emoji and other pictographs and invisible marks
+    removed, whitespace collapsed; and whether a pictograph was removed (the user should hear of it).
+
+    >>> written_form("Lisinopril \U0001F48A"), written_form("\ufeffOkafor"), written_form("I\u2764\ufe0fNY")
+    (('Lisinopril', True), ('Okafor', False), ('I NY', True))
+    """
+    if raw.isascii():
+        return " ".join(raw.split()), False
+    out, pictographs = [], False
+    for c in raw:
+        o = ord(c)
+        if o in _INVISIBLE or 0xE0000 <= o <= 0xE007F:
+            continue
+        cat = unicodedata.category(c)
+        if (cat == "So" and c not in _TEXT_SYMBOLS) or 0x1F3FB <= o <= 0x1F3FF:  # skin tones are "Sk"
+            pictographs = True
+            out.append(" ")  # between words it stays a break; "I\u2764NY" is not "INY"
+        else:
+            out.append(c)
+    return " ".join("".join(out).split()), pictographs
 
 
 @dataclass(frozen=True)
@@ -117,8 +150,10 @@ def _quick(word: str, lex: dict[str, list[list[str]]]) -> tuple[str, ...]:
 
 class BiasingList:
     def __init__(self, entries: list[Entry], rejected: list[tuple[str, str]], trie: TokenTrie,
-                 variants: bool = True):
+                 variants: bool = True, changed: list[tuple[str, str]] | None = None):
+        # rejected: (entry, why) of entries left out; changed: (entry, why) of entries kept in another form
         self.entries, self.rejected, self.trie, self.variants = entries, rejected, trie, variants
+        self.changed = changed or []
         self.words = frozenset(w for e in entries for w in e.words)
         self.by_spoken = {e.spoken: i for i, e in enumerate(entries)}
         self._full: dict[int, tuple[tuple[str, ...], ...]] = {}
@@ -174,6 +209,12 @@ class BiasingList:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per entry left out or changed, for the user (the CLI's stderr, the service's answer)."""
+        return [f"skipped {raw!r}: {why}" for raw, why in self.rejected] + \
+            [f"{raw!r}: {why}" for raw, why in self.changed]
 
     @classmethod
     def compile(cls, items, tokenizer, variants: bool = True) -> "BiasingList":
@@ -234,10 +275,15 @@ class CompiledLists:
 
 def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
     rejected: list[tuple[str, str]] = []
+    changed: list[tuple[str, str]] = []
     keep: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     for raw in items:
-        display = " ".join(raw.split())
+        display, pictographs = written_form(raw)
+        if pictographs and not display:
+            rejected.append((raw, "only emoji or pictographs, nothing to write"))
+        elif pictographs:
+            changed.append((raw, f"emoji and pictographs left out: written {display!r}"))
         if not display:
             continue
         spoken = normalize(display)
@@ -258,7 +304,10 @@ def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
         for seg in segs:
             trie.add(seg, len(entries))
         entries.append(entry)
-    return BiasingList(entries, rejected, trie, variants)
+    out = BiasingList(entries, rejected, trie, variants, changed)
+    for line in out.warnings:  # once per compiled list (compiled lists are cached)
+        log.warning("word list: %s", line)
+    return out
 
 
 _CACHE = CompiledLists()

@@ -8,7 +8,7 @@ words, the entity spans of a word sequence, and the greedy reading of a CTC head
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from .align import word_frames
 from .biasing_list import BiasingList
 
 __all__ = ["FRAME_SECONDS", "Hypothesis", "Result", "Word", "entity_spans", "greedy_decode", "greedy_units",
-           "mark_entities", "timed_words"]
+           "mark_entities", "timed_words", "word_extents"]
 
 FRAME_SECONDS = 0.04  # one stack frame: two 20 ms encoder frames
 
@@ -91,6 +91,35 @@ def timed_words(text: str, tokens: list[int], logp: np.ndarray, tok: Tokenizer, 
     out = [Word(w, round(a * FRAME_SECONDS, 2), round((b + 1) * FRAME_SECONDS, 2), round(max(c, 1e-3), 3))
            for w, (a, b, c) in zip(words, frames)]
     return Result(text, out, duration)
+
+
+def word_extents(words: list[Word], heard: np.ndarray | None, duration: float, pause: float,
+                 tail: float) -> list[Word]:
+    """Words from their first spike to where they end, not to their last CTC spike: a word runs up
+    to the next word's start, unless a pause (more than ``pause`` seconds without a spike) comes
+    between; then it runs to the last sound the phone head heard (``heard``: one bool a frame)
+    within ``pause`` seconds of its last spike, plus ``tail`` seconds, never into the next word.
+
+    >>> ws = [Word("please", 0.12, 0.2, 1.0), Word("ask", 0.4, 0.44, 1.0), Word("friday", 1.6, 1.68, 1.0)]
+    >>> heard = np.zeros(60, dtype=bool); heard[[44, 45, 47]] = True   # the phone head hears "...day" on
+    >>> [(w.start, w.end) for w in word_extents(ws, heard, 2.4, 0.3, 0.08)]
+    [(0.12, 0.4), (0.4, 0.52), (1.6, 2.0)]
+    """
+    out = []
+    for i, w in enumerate(words):
+        nxt = words[i + 1].start if i + 1 < len(words) else duration
+        end = w.end
+        if nxt - w.end <= pause + 1e-6:
+            end = max(end, nxt)
+        else:
+            if heard is not None:
+                a, b = int(round(w.end / FRAME_SECONDS)), int(round((w.end + pause) / FRAME_SECONDS))
+                sounds = np.flatnonzero(heard[a:b])
+                if len(sounds):
+                    end = (a + int(sounds[-1]) + 1) * FRAME_SECONDS
+            end = min(end + tail, nxt)
+        out.append(replace(w, end=round(max(end, w.end), 2)))
+    return out
 
 
 def mark_entities(r: Result, bias: BiasingList) -> Result:
