@@ -225,6 +225,21 @@ def train_lm(
     typer.echo(json.dumps(build_lm(data, out, kenlm_bin, order), indent=2))
 
 
+@train_app.command("confidence")
+def train_confidence(
+    data: Path = typer.Option(Path("data/synth"), help="data factory output (its dev set is used)"),
+    out: Path = typer.Option(Path("src/ctcbias/assets/base/confidence.json"), help="the calibration's file"),
+    n: int = typer.Option(150, min=10, help="dev utterances with entities (from the first)"),
+):
+    """Fit the word-confidence calibration (a monotone map per word kind) on dev decodes."""
+    from .evaluation.calibration import fit
+
+    if not (data / "dev.jsonl").exists():
+        typer.echo(f"{data}/dev.jsonl not found: build the dev set first ('ctcbias data build --only dev')", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(fit(data, out, n), indent=2))
+
+
 @train_app.command("lookup")
 def train_lookup(
     data: Path = typer.Option(Path("data/synth"), help="data factory output (its dev set is used)"),
@@ -274,6 +289,22 @@ def _read_words(words_file: Optional[Path], word: Optional[list[str]]) -> list[s
     except BiasingListError as e:
         _usage(f"word list: {e}")
     return out
+
+
+def _echo_list_warnings() -> None:
+    """Entries a word list skips or changes as it compiles (the manifest's lists too), one line
+    each on stderr, between the progress bar's updates."""
+    import logging
+
+    from tqdm import tqdm
+
+    class Echo(logging.Handler):
+        def emit(self, record):
+            tqdm.write(record.getMessage(), file=sys.stderr)
+
+    log = logging.getLogger("ctcbias.inference.biasing_list")
+    log.addHandler(Echo())
+    log.propagate = False
 
 
 def _os_why(e: OSError) -> str:
@@ -446,14 +477,13 @@ def transcribe(
         _usage(f"--bias {opts.bias}: {e}")
     if attention_plot is not None and rec.adapter is None:
         _usage(f"--attention-plot: {rec.model_dir} has no contextual adapter, so there is no attention to draw")
+    _echo_list_warnings()
     if words and manifest is None:  # one list for all files: check it (and compile it) once
         try:
             words = rec.compile(words, opts)
         except BiasingListError as e:
             typer.echo(f"word list: {e}", err=True)
             raise typer.Exit(2)
-        for raw, why in words.rejected:
-            typer.echo(f"word list: skipped {raw!r}: {why}", err=True)
         for job in jobs:
             job["words"] = words
     # the checks above make these rare (a full disk, a folder removed meanwhile): one line, not a traceback
@@ -484,7 +514,7 @@ def transcribe(
                 continue
             try:
                 r = rec.transcribe(job["path"], words=job["words"], options=opts,
-                                   attention=attention_plot is not None)
+                                   attention=attention_plot is not None, progress=len(jobs) == 1)
             except (AudioError, BiasingListError) as e:
                 fail(job, _audio_why(e, job["path"]))
                 continue
@@ -535,13 +565,15 @@ def bench(
     suite: str = typer.Argument("all", help="all: the full report (bench/RESULTS.md); base: the base model's "
                                             "bars; decoder: the decoder-biasing ablation; load: the service "
                                             "under concurrent requests (bench/LOAD.md); long: recordings of "
-                                            "20 test utterances against the same utterances alone (bench/LONG.md)"),
+                                            "20 test utterances against the same utterances alone (bench/LONG.md); "
+                                            "confidence: reliability of word confidences on dev-heldout "
+                                            "(bench/CONFIDENCE.md)"),
     data: Path = typer.Option(Path("data/synth"), help="data factory output"),
     realspeech: Path = typer.Option(Path("../shared/realspeech"), help="real speech eval set"),
     out: Path = typer.Option(Path("bench"), help="where results go"),
     quick: bool = typer.Option(False, help="all: a small subset of every section, a few minutes"),
     limit: int = typer.Option(0, min=0, help="base / decoder: only the first N utterances of each set; long: N "
-                                             "recordings a set (default 5)"),
+                                             "recordings a set (default 5); confidence: N utterances (default 126)"),
     dev: bool = typer.Option(False, help="decoder: also run the dev set (with dev-entity lists)"),
     dev_from: int = typer.Option(0, min=0, help="decoder: dev from its N-th utterance with entities (200: "
                                                 "those the lookup's judge was not fitted on)"),
@@ -551,8 +583,8 @@ def bench(
     requests: int = typer.Option(50, min=1, max=500, help="load: concurrent requests"),
 ):
     """Run a benchmark and write its results file."""
-    if suite not in ("all", "base", "decoder", "load", "long"):
-        typer.echo(f"unknown suite {suite!r}: all, base, decoder, load or long", err=True)
+    if suite not in ("all", "base", "decoder", "load", "long", "confidence"):
+        typer.echo(f"unknown suite {suite!r}: all, base, decoder, load, long or confidence", err=True)
         raise typer.Exit(2)
     from .data.build import DEV_SETS
 
@@ -566,6 +598,17 @@ def bench(
         typer.echo(json.dumps(r, indent=2))
         typer.echo(f"written to {out}/LOAD.md")
         raise typer.Exit(1 if r["errors"] or r["wrong_answers"] else 0)
+    if suite == "confidence":
+        from .evaluation.calibration import BENCH_N, run as run_confidence
+
+        if not (data / "dev-heldout.jsonl").exists():
+            typer.echo(f"{data}/dev-heldout.jsonl: missing (ctcbias data build --only dev-heldout)", err=True)
+            raise typer.Exit(2)
+        r = run_confidence(data, out, n=limit or BENCH_N)
+        typer.echo(json.dumps({k: {"words": v["words"], "raw_ece": v["raw_ece"], "calibrated_ece": v["calibrated_ece"]}
+                               for k, v in r["kinds"].items()}, indent=2))
+        typer.echo(f"written to {out}/CONFIDENCE.md")
+        return
     for p in [data / f"{s}.jsonl" for s in ("medical-test", "names-test")] + [realspeech / "manifest.jsonl"]:
         if not p.exists():
             typer.echo(f"{p}: missing (build the test sets with 'ctcbias data build'; realspeech ships in ../shared)",

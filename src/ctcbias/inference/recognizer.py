@@ -23,7 +23,7 @@ from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer
 from .beam_search import BeamConfig, beam_search
 from .biasing_list import BiasingList
-from .result import FRAME_SECONDS, Result, Word, entity_spans, greedy_decode, mark_entities, timed_words
+from .result import FRAME_SECONDS, Result, Word, entity_spans, greedy_decode, mark_entities, timed_words, word_extents
 from .subword_boosting import BoostConfig
 
 __all__ = ["Recognizer", "Result", "Word", "Posteriors", "DecodingOptions", "LookupOptions", "ModeError", "TECHNIQUES",
@@ -90,6 +90,14 @@ class DecodingOptions:
     segment_over: float = 15.0
     segment_pause: float = 0.5
     segment_keep: float = 0.4
+    # a word runs to the next word's start unless more than word_pause seconds pass without a spike;
+    # then to the last sound the phone head heard in that time, plus word_tail seconds
+    word_pause: float = 0.3
+    word_tail: float = 0.08
+    # word confidences mapped to probabilities (the model's confidence.json); False: the raw scores
+    calibrated: bool = True
+    # transcribe(progress=True) shows a bar over the segments of recordings longer than this (seconds)
+    progress_over: float = 60.0
 
     def __post_init__(self):
         if self.bias not in BIAS_MODES:
@@ -277,6 +285,16 @@ class Recognizer:
         return self._joint_lookup
 
     @property
+    def confidence(self):
+        """The word-confidence calibration (``confidence.json``; the shipped one if the model has none)."""
+        if not hasattr(self, "_confidence"):
+            from .confidence import Calibration
+
+            f = self.model_dir / "confidence.json"
+            self._confidence = Calibration.load(f if f.exists() else DEFAULT_MODEL / "confidence.json")
+        return self._confidence
+
+    @property
     def lm(self):
         """The word n-gram LM shipped with the model (``lm.bin`` or ``lm.arpa``), or None."""
         if not hasattr(self, "_lm"):
@@ -315,12 +333,15 @@ class Recognizer:
         return opts
 
     def transcribe(self, audio, sample_rate: int | None = None, words: list[str] | BiasingList | None = None,
-                   options: DecodingOptions | None = None, attention: bool = False, **overrides) -> Result:
-        """Transcribe one recording: a path, file bytes, or an array (give ``sample_rate``).
+                   options: DecodingOptions | None = None, attention: bool = False, progress: bool = False,
+                   **overrides) -> Result:
+        """Transcribe one recording: a path, file bytes, a binary file object, or an array (give
+        ``sample_rate``).
 
         ``words``: the biasing list for this call only. ``options`` / keyword overrides: see
         :class:`DecodingOptions` (e.g. ``bias="none"``, ``techniques=("subword", "unigram")``).
-        ``attention``: also return the contextual adapter's attention weights.
+        ``attention``: also return the contextual adapter's attention weights. ``progress``: a bar
+        on stderr over the audio decoded, for recordings longer than ``options.progress_over``.
         """
         opts = self.resolve(options, **overrides)
         self.check(opts)
@@ -332,10 +353,14 @@ class Recognizer:
             # that neither the encoder's attention nor the decoder's evidence mixes one with the next
             spans = speech_segments(x, opts.segment_pause, opts.segment_keep)
         parts = []
+        bar = _bar(len(x) / SAMPLE_RATE) if progress and len(x) > opts.progress_over * SAMPLE_RATE else None
         for a, b in spans:
-            if float(np.abs(x[a:b]).max()) < SILENCE_PEAK:  # nothing was said; the model would guess at a flat input
-                continue
-            parts.append((a / SAMPLE_RATE, self.pipeline(x[a:b], SAMPLE_RATE).decode(bias, opts, attention=attention)))
+            if float(np.abs(x[a:b]).max()) >= SILENCE_PEAK:  # else nothing was said; the model would guess at a flat input
+                parts.append((a / SAMPLE_RATE, self.pipeline(x[a:b], SAMPLE_RATE).decode(bias, opts, attention=attention)))
+            if bar is not None:
+                bar.update(round(b / SAMPLE_RATE - bar.n, 1))
+        if bar is not None:
+            bar.close()
         return joined(parts, len(x) / SAMPLE_RATE)
 
     def pipeline(self, audio=None, sample_rate: int | None = None,
@@ -366,7 +391,7 @@ class Recognizer:
         if opts.bias == "none":
             bias = self.compile([], opts)
         if opts.greedy:
-            return mark_entities(greedy_decode(post.subword, self.tokenizer, post.duration), bias)
+            return self._words(greedy_decode(post.subword, self.tokenizer, post.duration), post, bias, opts, None)
         # encoder biasing alone: the adapter already acted on the posteriors; beam + LM, no techniques
         tech = set(opts.techniques) if len(bias) and opts.uses_decoder_techniques else set()
 
@@ -397,12 +422,14 @@ class Recognizer:
                     return Result("", [], post.duration)
                 best = nbest[0]
         text, tokens = best.text, list(best.tokens)
+        beam_words = None  # the words before the lookup: an entity it put in gets its own confidence map
         # 4: pronunciation lexicon lookup on the best hypothesis (5, g2g, acts through both)
         if "lexicon" in tech:
             from .lexicon_lookup import lookup
 
             # joint biasing: the judge that also weighs where the adapter attended, if the model has one
             att = post.attention if self.joint_lookup_model is not None and opts.bias == "joint" else None
+            beam_words = text.split()
             new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias,
                          self.joint_lookup_model if att is not None else self.lookup_model,
                          self.boosted_lm(bias, opts),
@@ -422,7 +449,19 @@ class Recognizer:
                                       [(s, e) for s, e, _ in entity_spans(words, bias)])
             if new != text:  # the memo is keyed by token sequence, so it stays valid
                 text, tokens = new, self.tokenizer.encode(new)
-        return mark_entities(timed_words(text, tokens, post.subword, self.tokenizer, post.duration, aligned), bias)
+        return self._words(timed_words(text, tokens, post.subword, self.tokenizer, post.duration, aligned),
+                           post, bias, opts, beam_words)
+
+    def _words(self, r: Result, post: Posteriors, bias: BiasingList, opts: DecodingOptions,
+               beam_words: list[str] | None) -> Result:
+        """The decoded words' extents, calibrated confidences, then the list's spellings."""
+        from .confidence import word_kinds
+
+        r = replace(r, words=word_extents(r.words, post.phone.argmax(-1) != 0, post.duration,
+                                          opts.word_pause, opts.word_tail))
+        if opts.calibrated:
+            r = self.confidence.apply(r, word_kinds(beam_words, [w.word for w in r.words], bias))
+        return mark_entities(r, bias)
 
 
 class Pipeline:
@@ -459,6 +498,16 @@ class Pipeline:
             result.attention = post.attention
             result.attention_entries = ["<no-bias>"] + [e.display for e in bias.entries]
         return result
+
+
+def _bar(seconds: float):
+    """A progress bar on stderr over a recording's seconds of audio."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=round(seconds, 1), unit="s", desc="decoding", file=sys.stderr, leave=False,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]")
 
 
 def _freeze() -> None:
