@@ -303,8 +303,8 @@ def _echo_list_warnings() -> None:
             tqdm.write(record.getMessage(), file=sys.stderr)
 
     log = logging.getLogger("ctcbias.inference.biasing_list")
-    log.addHandler(Echo())
-    log.propagate = False
+    if not any(type(h).__name__ == "Echo" for h in log.handlers):  # once per process, however often called
+        log.addHandler(Echo())
 
 
 def _os_why(e: OSError) -> str:

@@ -93,7 +93,7 @@ def collect(rec, items: list[dict], root: Path, size: str = "100", progress: boo
         for it in tqdm(items, desc=desc, disable=not progress):
             bias = rec.compile(it["bias_lists"][size])
             recorder.last = []
-            rec.transcribe(root / it["audio"], words=bias)
+            rec.pipeline(root / it["audio"]).decode(bias, rec.resolve())  # dev clips: one segment, no formatting
             words = recorder.last
             for (w, raw, kind, cal), ok in zip(words, right_words(it["text"], [w for w, *_ in words])):
                 rows.append(Row(w, raw, kind, cal, ok))
