@@ -27,8 +27,8 @@ from ..normalize import normalize
 from ..pronounce import pronounce
 from . import g2g
 
-__all__ = ["BiasingListError", "check_limits", "written_form", "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES",
-           "MAX_ENTRY_CHARS"]
+__all__ = ["BiasingListError", "check_limits", "written_form", "screen", "warning_lines", "Entry", "TokenTrie",
+           "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
 
 MAX_ENTRIES = 100_000
 MAX_ENTRY_CHARS = 200
@@ -213,8 +213,7 @@ class BiasingList:
     @property
     def warnings(self) -> list[str]:
         """One line per entry left out or changed, for the user (the CLI's stderr, the service's answer)."""
-        return [f"skipped {raw!r}: {why}" for raw, why in self.rejected] + \
-            [f"{raw!r}: {why}" for raw, why in self.changed]
+        return warning_lines(self.rejected, self.changed)
 
     @classmethod
     def compile(cls, items, tokenizer, variants: bool = True) -> "BiasingList":
@@ -273,7 +272,20 @@ class CompiledLists:
         return len(self._lists)
 
 
-def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
+def warning_lines(rejected: list[tuple[str, str]], changed: list[tuple[str, str]]) -> list[str]:
+    """One line per entry left out or changed (:func:`screen`'s), as the user reads them."""
+    return [f"skipped {raw!r}: {why}" for raw, why in rejected] + [f"{raw!r}: {why}" for raw, why in changed]
+
+
+def screen(items) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """What a list keeps, before any subword or pronunciation: the (written, spoken) forms of the
+    entries kept, and (entry, why) of those left out and of those changed. Cheap: the service
+    answers these warnings without compiling.
+
+    >>> keep, rejected, changed = screen(["Okafor", "okafor", "Lisinopril \U0001F48A", "?!"])
+    >>> keep, [why for _, why in rejected], len(changed)
+    ([('Okafor', 'okafor'), ('Lisinopril', 'lisinopril')], ["same spoken form as 'Okafor'", 'nothing speakable in it'], 1)
+    """
     rejected: list[tuple[str, str]] = []
     changed: list[tuple[str, str]] = []
     keep: list[tuple[str, str]] = []
@@ -294,6 +306,11 @@ def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
         else:
             seen[spoken] = display
             keep.append((display, spoken))
+    return keep, rejected, changed
+
+
+def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
+    keep, rejected, changed = screen(items)
     entries, trie = [], TokenTrie()
     lex = word_prons({w for _, spoken in keep for w in spoken.split()})
     nbest = tokenizer.sp.nbest_encode_as_ids([spoken for _, spoken in keep], 2) if keep else []

@@ -27,7 +27,7 @@ from starlette.datastructures import UploadFile as StarletteUpload  # what forms
 from starlette.exceptions import HTTPException
 
 from ..audio import SAMPLE_RATE, AudioError, load_audio
-from ..inference.biasing_list import BiasingListError
+from ..inference.biasing_list import BiasingListError, screen, warning_lines
 from ..inference.recognizer import BIAS_MODES, DecodingOptions, ModeError, Recognizer
 from ..inference.wordlist import check_word_list, parse_word_list
 
@@ -197,8 +197,7 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
             with gate:  # decoded audio and model state exist for at most `concurrent` requests at once
                 x = load_audio(data, max_seconds=limits.max_audio_seconds)
                 del data
-                blist = r.compile(wlist if opts.bias != "none" else [], opts)  # its warnings go in the answer
-                res = r.transcribe(x, SAMPLE_RATE, words=blist, options=opts, attention=attention)
+                res = r.transcribe(x, SAMPLE_RATE, words=wlist, options=opts, attention=attention)
                 plain = r.transcribe(x, SAMPLE_RATE, options=opts, bias="none") if compare else None
         except (AudioError, BiasingListError) as e:
             return _error(422, str(e))
@@ -206,8 +205,9 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
             audio.file.close()
         out = {"audio": audio.filename, **res.to_dict(), "duration": round(res.duration, 3), "bias": opts.bias}
         out.pop("attention", None)
-        if blist.warnings:  # list entries skipped or changed (a duplicate, emoji left out)
-            out["warnings"] = [f"words: {w}" for w in blist.warnings]
+        warnings = warning_lines(*screen(wlist)[1:]) if opts.bias != "none" else []
+        if warnings:  # list entries skipped or changed (a duplicate, emoji left out)
+            out["warnings"] = [f"words: {w}" for w in warnings]
         if plain is not None:
             out["without_list"] = plain.to_dict()
         if attention and res.attention is not None:
