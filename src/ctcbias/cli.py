@@ -212,6 +212,8 @@ def train_lm(
     out: Path = typer.Option(Path("src/ctcbias/assets/base"), help="where lm.bin goes"),
     kenlm_bin: Path = typer.Option(Path("build/kenlm/bin"), help="folder with kenlm's lmplz and build_binary"),
     order: int = typer.Option(3, min=1, max=6),
+    text: Optional[list[Path]] = typer.Option(None, help="more training manifests whose transcripts join the "
+                                                        "text (repeat for each)"),
 ):
     """Build the word n-gram LM (kenlm) from the training text, reserved and dev entities left out."""
     import logging
@@ -222,7 +224,11 @@ def train_lm(
     if not (kenlm_bin / "lmplz").exists():
         typer.echo(f"{kenlm_bin}/lmplz not found: build kenlm's tools first (scripts/build_kenlm.sh)", err=True)
         raise typer.Exit(2)
-    typer.echo(json.dumps(build_lm(data, out, kenlm_bin, order), indent=2))
+    missing = [str(p) for p in text or [] if not p.is_file()]
+    if missing:
+        typer.echo(f"{missing[0]}: no such manifest", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(build_lm(data, out, kenlm_bin, order, tuple(text or ())), indent=2))
 
 
 @train_app.command("confidence")

@@ -69,7 +69,7 @@ def _items(manifest: Path, feats: FeatureSet, tok: Tokenizer) -> list[dict]:
     for line in manifest.open():
         it = json.loads(line)
         if it["id"] in feats:
-            ents = list(dict.fromkeys(e["spoken"] for e in it["entities"]))
+            ents = list(dict.fromkeys(e["spoken"] for e in it.get("entities", [])))  # game speech has none
             out.append({"id": it["id"], "text": it["text"], "n": feats.index[it["id"]][2],
                         "sub": tok.encode(it["text"]), "ents": ents})
     return out

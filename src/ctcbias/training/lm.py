@@ -1,7 +1,9 @@
 """Build the word n-gram LM from training text only, with every reserved entity kept out.
 
-Text: the training transcripts (which the data factory already gated) plus the training split of
-the carrier sentences, each checked again against the reserved-entity gate and against the dev
+Text: the training transcripts (which the data factory already gated; when the folder holds no
+``train.jsonl``, the factory's plan gives the same sentences without synthesizing them), the
+training split of the carrier sentences, and the transcripts of any other training manifests
+given (game speech, say), each checked again against the reserved-entity gate and against the dev
 entities (so tuning on dev stays honest). kenlm's ``lmplz`` estimates a pruned 3-gram with
 modified Kneser-Ney; ``build_binary`` stores it quantized.
 """
@@ -16,8 +18,8 @@ from pathlib import Path
 log = logging.getLogger("ctcbias.lm")
 
 
-def build_lm(data: Path, out: Path, bin_dir: Path, order: int = 3) -> dict:
-    from ..data.build import sources
+def build_lm(data: Path, out: Path, bin_dir: Path, order: int = 3, extra: tuple[Path, ...] = ()) -> dict:
+    from ..data.build import BuildConfig, plan, sources
     from ..data.catalogs import dev_entity
     from ..data.catalogs import ReservedGate
     from ..data.text import split_of
@@ -25,7 +27,14 @@ def build_lm(data: Path, out: Path, bin_dir: Path, order: int = 3) -> dict:
     carriers, catalog, gate = sources()
     dev_gate = ReservedGate({e.spoken for ents in catalog.values() for e in ents
                              if not e.reserved and dev_entity(e.display)})
-    texts = [json.loads(l)["text"] for l in (data / "train.jsonl").open()]
+    train = data / "train.jsonl"
+    if train.exists():
+        texts = [json.loads(l)["text"] for l in train.open()]
+    else:
+        log.info("%s: missing; the factory's plan gives its sentences", train)
+        texts = [it["text"] for it in plan(BuildConfig(out=data))["train"]]
+    for manifest in extra:
+        texts += [json.loads(l)["text"] for l in manifest.open() if l.strip()]
     texts += [c[1] for c in carriers if split_of(c[1]) == "train"]
     kept = [t for t in dict.fromkeys(texts) if t not in gate and t not in dev_gate]
     log.info("LM text: %d sentences (%d dropped by the reserved/dev gates)", len(kept), len(set(texts)) - len(kept))
