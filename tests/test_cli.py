@@ -59,7 +59,7 @@ def test_transcribe_with_and_without_the_guards():
         assert d["text"] and all({"word", "start", "end", "confidence", "entity"} <= w.keys() for w in d["words"])
     listed = {w for e in (ex / "words.txt").read_text(encoding="utf-8").splitlines() for w in e.split()}
     for d in out.values():  # entities come only from the list, spelled as written there
-        assert {w["word"] for w in d["words"] if w["entity"]} <= listed
+        assert {w["word"].rstrip(",.?") for w in d["words"] if w["entity"]} <= listed  # a mark may follow
 
 
 # --- usage mistakes are found before the model loads: exit 2, one line, no traceback ---------

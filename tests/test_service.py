@@ -92,7 +92,7 @@ def test_bad_audio_gets_a_clear_4xx(client, speech, name, make, status, msg):
 
 
 def test_odd_but_valid_audio_is_transcribed(client, speech):
-    ref = _post(client, _bytes(speech, 16000)).json()["text"]
+    ref = _post(client, _bytes(speech, 16000)).json()["raw_text"]
     assert ref
     silent = _post(client, _bytes(np.zeros(32000, np.float32), 16000)).json()
     assert silent["text"] == "" and silent["words"] == []
@@ -107,7 +107,7 @@ def test_odd_but_valid_audio_is_transcribed(client, speech):
         assert r.status_code == 200, (name, r.text)
         # 8 kHz loses the upper band and clipping (x8: the loud parts flattened) distorts: close to,
         # not equal to, the clean result (the phase-4 stack: 6 of 10 words differ when clipped)
-        assert jiwer.wer(ref, r.json()["text"]) <= (0.6 if name == "clipped" else 0.5), (name, ref, r.json()["text"])
+        assert jiwer.wer(ref, r.json()["raw_text"]) <= (0.6 if name == "clipped" else 0.5), (name, ref, r.json()["raw_text"])
 
 
 LIST_MATRIX = [
@@ -133,7 +133,7 @@ def test_word_list_matrix(client, speech, name, words, status):
     if status == 200:
         assert j["text"]
         # only entries with something speakable can mark a word
-        assert all(w["word"] in words for w in j["words"] if w["entity"])
+        assert all(w["word"].rstrip(",.?") in words for w in j["words"] if w["entity"])  # a mark may follow
     else:
         assert j["error"]
 
@@ -359,7 +359,7 @@ def test_50_concurrent_requests_each_get_their_own_list(server, rec, speech):
         assert status == 200, j
         e = expected[i % len(lists)]
         assert j["text"] == e["text"] and j["words"] == e["words"], (i, j["text"], e["text"])
-        assert {w["word"] for w in j["words"] if w["entity"]} <= set(lists[i % len(lists)])
+        assert {w["word"].rstrip(",.?") for w in j["words"] if w["entity"]} <= set(lists[i % len(lists)])
     # memory stays bounded: a second round of 50 grows it by little. (The first concurrent round
     # grows it once, by 150-470 MB from machine to machine: the decode threads' malloc arenas and
     # torch's per-thread pools; measured 470, then 40, then 9 MB over three rounds.)

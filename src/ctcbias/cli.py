@@ -267,6 +267,27 @@ def train_lookup(
     typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden), indent=2))
 
 
+@train_app.command("punctuation")
+def train_punctuation_cmd(
+    out: Path = typer.Option(Path("src/ctcbias/assets/base/punctuation.npz"), help="the model's file"),
+    seed: int = typer.Option(0, help="the data factory's plan seed (the same sentences as 'data build')"),
+    iterations: Optional[int] = typer.Option(None, min=1, help="L-BFGS iterations (default: PunctTrainConfig's)"),
+):
+    """Fit the punctuation and casing model on the data factory's training sentences (text only, no
+    audio: the factory's plan, its data packages installed)."""
+    import logging
+
+    from .training.punctuation import PunctTrainConfig, train_punctuation
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        r = train_punctuation(PunctTrainConfig(out=out, seed=seed, **_given(iterations=iterations)))
+    except RuntimeError as e:  # a data package missing: the message says which
+        typer.echo(f"train punctuation: {e}", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(r, indent=2))
+
+
 def _usage(msg: str) -> NoReturn:
     """Bad usage: one line on stderr, exit 2."""
     typer.echo(msg, err=True)
@@ -417,6 +438,8 @@ def transcribe(
                                                 "decoding without the list (--no-word-guard: biasing may change any word)"),
     attention_plot: Optional[Path] = typer.Option(None, help="PNG of the adapter's attention over the list "
                                                              "(one audio file, encoder or joint biasing)"),
+    readable: bool = typer.Option(True, " /--no-format", help="--no-format: the recognizer's words as they are "
+                                                              "(lower case, no punctuation, numbers spelled out)"),
 ):
     """Transcribe audio files or a manifest.
 
@@ -460,7 +483,7 @@ def transcribe(
     from .inference.recognizer import NO_GUARDS, DecodingOptions
 
     try:
-        opts = DecodingOptions(bias=bias, greedy=greedy, word_guard=word_guard,
+        opts = DecodingOptions(bias=bias, greedy=greedy, word_guard=word_guard, format=readable,
                                techniques=tuple(t.strip() for t in techniques.split(",") if t.strip()),
                                **({} if guard else NO_GUARDS))
     except ValueError as e:
@@ -573,7 +596,8 @@ def bench(
                                             "under concurrent requests (bench/LOAD.md); long: recordings of "
                                             "20 test utterances against the same utterances alone (bench/LONG.md); "
                                             "confidence: reliability of word confidences on dev-heldout "
-                                            "(bench/CONFIDENCE.md)"),
+                                            "(bench/CONFIDENCE.md); format: punctuation, casing and written "
+                                            "numbers (bench/FORMAT.md)"),
     data: Path = typer.Option(Path("data/synth"), help="data factory output"),
     realspeech: Path = typer.Option(Path("../shared/realspeech"), help="real speech eval set"),
     out: Path = typer.Option(Path("bench"), help="where results go"),
@@ -589,14 +613,22 @@ def bench(
     requests: int = typer.Option(50, min=1, max=500, help="load: concurrent requests"),
 ):
     """Run a benchmark and write its results file."""
-    if suite not in ("all", "base", "decoder", "load", "long", "confidence"):
-        typer.echo(f"unknown suite {suite!r}: all, base, decoder, load, long or confidence", err=True)
+    if suite not in ("all", "base", "decoder", "load", "long", "confidence", "format"):
+        typer.echo(f"unknown suite {suite!r}: all, base, decoder, load, long, confidence or format", err=True)
         raise typer.Exit(2)
     from .data.build import DEV_SETS
 
     if dev_set not in DEV_SETS:
         typer.echo(f"unknown dev set {dev_set!r}: {' or '.join(DEV_SETS)}", err=True)
         raise typer.Exit(2)
+    if suite == "format":
+        from .evaluation.format_bench import run as run_format
+
+        r = run_format(out, data)
+        typer.echo(json.dumps({"punctuation": r["punctuation"]["marks"], "casing": r["punctuation"]["casing_accuracy"],
+                               "itn": r["itn"]["accuracy"], "format_share": r["time"]["format_share"]}, indent=2))
+        typer.echo(f"written to {out}/FORMAT.md")
+        return
     if suite == "load":
         from .evaluation.load import run as run_load
 

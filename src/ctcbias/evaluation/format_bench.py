@@ -40,20 +40,22 @@ def itn_scores(pairs: list[tuple[str, str]]) -> dict:
             "wrong": [{"spoken": s, "want": w, "got": g} for s, w, g in wrong]}
 
 
-def punctuation_scores(model: PunctuationModel, sentences: list[tuple[str, str]], seed: int = 1,
+def punctuation_scores(model: PunctuationModel, sentences: list[tuple], seed: int = 1,
                        max_run: int = 3) -> dict:
-    """Marks and casing predicted on held-out (written, spoken) sentences joined in runs."""
+    """Marks and casing predicted on held-out (written, spoken[, casing]) sentences joined in runs;
+    casing is scored on the words whose casing is known (not a Bible verse's)."""
     from ..training.punctuation import labeled, runs
 
-    lab = [s for s in (labeled(d, t) for d, t in sentences) if s]
+    lab = [s for s in (labeled(*x) for x in sentences) if s]
     seqs = runs(lab, random.Random(seed), max_run)
     counts = {m: {"tp": 0, "fp": 0, "fn": 0} for m in MARKS[1:]}
     inner = {"tp": 0, "fp": 0, "fn": 0}  # sentence ends inside a run (the last word always ends one)
-    cased = total = capital = capital_ok = 0
+    cased = scored = capital = capital_ok = total = 0
     for seq in seqs:
         words = [w[0] for w in seq]
         got = model.format_words(words)
         start = True
+        total += len(seq)
         for k, ((w, mark, case, form), (text, pred)) in enumerate(zip(seq, got)):
             gold = MARKS[mark]
             for m, c in counts.items():
@@ -65,14 +67,15 @@ def punctuation_scores(model: PunctuationModel, sentences: list[tuple[str, str]]
                 inner["tp"] += ge and pe
                 inner["fp"] += pe and not ge
                 inner["fn"] += ge and not pe
-            want = apply_case(w, case, {w: form}) if case >= 0 else w[:1].upper() + w[1:]
-            if start and want[:1].islower():
-                want = want[:1].upper() + want[1:]
-            cased += text == want
-            total += 1
-            if want != w:
-                capital += 1
-                capital_ok += text == want
+            if case >= 0 or start:  # else unknown: a Bible verse's word
+                want = apply_case(w, case, {w: form}) if case >= 0 else w
+                if start and want[:1].islower():
+                    want = want[:1].upper() + want[1:]
+                cased += text == want
+                scored += 1
+                if want != w:
+                    capital += 1
+                    capital_ok += text == want
             start = gold in (".", "?")
 
     def prf(c):
@@ -82,33 +85,48 @@ def punctuation_scores(model: PunctuationModel, sentences: list[tuple[str, str]]
                 "support": c["tp"] + c["fn"]}
 
     return {"sentences": len(lab), "runs": len(seqs), "words": total, "marks": {m: prf(c) for m, c in counts.items()},
-            "sentence_end_inside_runs": prf(inner), "casing_accuracy": round(cased / max(total, 1), 4),
+            "sentence_end_inside_runs": prf(inner), "casing_accuracy": round(cased / max(scored, 1), 4),
+            "casing_words": scored,
             "capitalized_words": capital, "capitalized_words_right": round(capital_ok / max(capital, 1), 4)}
 
 
-def time_share(rec, files: list, repeats: int = 2) -> dict:
-    """Seconds of decoding without formatting against seconds of formatting, over ``files``
-    (paths or (array, rate)); and whether formatting left the recognized words alone."""
+def time_share(rec, files: list, refs: list[str | None] | None = None, repeats: int = 3) -> dict:
+    """Seconds of decoding without formatting against seconds of formatting, over ``files``;
+    and that formatting leaves the recognized words alone: each file is transcribed with it on and
+    off, ``raw_text`` must equal the unformatted text, and the WER on the recognized words
+    (against ``refs``, where given) is the same."""
+    import jiwer
+
     from ..inference.readable import format_result
 
     rec.punctuation  # loaded once, as a service would
     dec = fmt = 0.0
     same = True
-    per_file = []
-    for f in files:
-        x, sr = f if isinstance(f, tuple) else (f, None)
+    per_file, scored = [], []
+    for f, ref in zip(files, refs or [None] * len(files)):
         t0 = time.perf_counter()
-        raw = rec.transcribe(x, sr, format=False)
+        off = rec.transcribe(f, format=False)
         t1 = time.perf_counter()
         for _ in range(repeats):
-            out = format_result(raw, rec.punctuation)
+            out = format_result(off, rec.punctuation)
         t2 = time.perf_counter()
-        same &= out.raw_text == raw.text
+        on = rec.transcribe(f)
+        same &= on.raw_text == off.text == off.raw_text and on.text == out.text
         dec += t1 - t0
         fmt += (t2 - t1) / repeats
-        per_file.append({"raw": raw.text, "formatted": out.text})
+        per_file.append({"raw": off.text, "formatted": on.text})
+        if ref is not None:
+            scored.append((ref, on.raw_text, off.text))
+    wer = None
+    if scored:
+        from ..normalize import normalize
+
+        refs_, on_, off_ = zip(*scored)
+        wer = {"utterances": len(scored),
+               "format_on_raw_text": round(jiwer.wer(list(refs_), [normalize(h) for h in on_]), 4),
+               "format_off_text": round(jiwer.wer(list(refs_), [normalize(h) for h in off_]), 4)}
     return {"files": len(files), "decode_seconds": round(dec, 3), "format_seconds": round(fmt, 4),
-            "format_share": round(fmt / (dec + fmt), 5), "raw_text_unchanged": same, "examples": per_file}
+            "format_share": round(fmt / (dec + fmt), 5), "raw_text_unchanged": same, "wer": wer, "examples": per_file}
 
 
 def _commit() -> str:
@@ -129,11 +147,13 @@ def run(out: Path, data: Path, dev_utts: int = 2000, audio_dev: int = 10, model_
     punct = punctuation_scores(rec.punctuation, split_sentences(dev_utts=dev_utts)["dev"])
     itn = itn_scores(itn_pairs())
     files: list = sorted(str(p) for p in Path("examples").glob("*.wav"))
+    refs: list = [None] * len(files)
     manifest = data / "dev.jsonl"
     if manifest.exists():
         rows = [json.loads(line) for line in manifest.read_text().splitlines()[:audio_dev]]
         files += [str(data / r["audio"]) for r in rows]
-    share = time_share(rec, files)
+        refs += [r["text"] for r in rows]
+    share = time_share(rec, files, refs)
     r = {"commit": _commit(), "punctuation": punct, "itn": itn, "time": share,
          "model": rec.punctuation.meta, "wall_seconds": round(time.time() - t0, 1)}
     out.mkdir(parents=True, exist_ok=True)
@@ -164,7 +184,8 @@ def _report(r: dict) -> str:
     s = p["sentence_end_inside_runs"]
     lines += [f"| sentence end (`.` or `?`) inside a run | {s['precision']:.3f} | {s['recall']:.3f} | "
               f"{s['f1']:.3f} | {s['support']} |", "",
-              f"Casing: **{p['casing_accuracy']:.1%}** of words cased as written; of the "
+              f"Casing: **{p['casing_accuracy']:.1%}** of {p['casing_words']} words cased as written (Bible verses' "
+              "words other than a sentence's first are not scored: their capitals are the translation's); of the "
               f"{p['capitalized_words']} words written with a capital, {p['capitalized_words_right']:.1%}.", "",
               "## Inverse text normalization", "",
               f"Our {itn['pairs']} spoken -> written pairs (`src/ctcbias/evaluation/itn_pairs.tsv`: numbers, "
@@ -176,7 +197,12 @@ def _report(r: dict) -> str:
               f"{t['files']} recordings (`examples/*.wav` and dev utterances): decoding "
               f"{t['decode_seconds']:.2f} s, formatting {t['format_seconds'] * 1000:.1f} ms: "
               f"**{t['format_share']:.2%}** of end-to-end time. `raw_text` with formatting on equals the text "
-              f"with it off: {t['raw_text_unchanged']} (the metrics and benches score `raw_text`).", "",
+              f"with it off: {t['raw_text_unchanged']} (the metrics and benches score `raw_text`)."]
+    if t["wer"]:
+        lines += ["", f"WER on the recognized words of the {t['wer']['utterances']} dev utterances: "
+                      f"{t['wer']['format_on_raw_text']:.1%} (`raw_text`, formatting on), "
+                      f"{t['wer']['format_off_text']:.1%} (`text`, formatting off)."]
+    lines += ["",
               "| recognized words (`raw_text`) | formatted (`text`) |", "|---|---|"]
     for e in t["examples"][:6]:
         lines.append(f"| {e['raw']} | {e['formatted']} |")

@@ -70,9 +70,9 @@ def run_set(rec: Recognizer, data: Path, name: str, recordings: int, per: int, s
         ents = [e["spoken"] for it in group for e in it["entities"]]
         for k, o in SYSTEMS.items():
             t0 = time.perf_counter()
-            long_hyp = normalize(rec.transcribe(joined, SAMPLE_RATE, words=bias, **o).text)
+            long_hyp = normalize(rec.transcribe(joined, SAMPLE_RATE, words=bias, **o).raw_text)
             t1 = time.perf_counter()
-            alone_hyp = " ".join(normalize(rec.transcribe(c, SAMPLE_RATE, words=bias, **o).text) for c in clips)
+            alone_hyp = " ".join(normalize(rec.transcribe(c, SAMPLE_RATE, words=bias, **o).raw_text) for c in clips)
             secs["long"] += t1 - t0
             secs["alone"] += time.perf_counter() - t1
             for mode, hyp in (("long", long_hyp), ("alone", alone_hyp)):

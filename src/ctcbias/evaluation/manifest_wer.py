@@ -36,7 +36,7 @@ def wer(manifest: Path, hyps: Path) -> dict:
             for k in ("all", who):
                 pairs.setdefault(k, ([], []))
                 pairs[k][0].append(ref)
-                pairs[k][1].append(h.get("text", ""))
+                pairs[k][1].append(h.get("raw_text", h.get("text", "")))  # the recognized words, unformatted
     return {k: {"wer": round(jiwer.wer(r, h), 4), "utterances": len(r)} for k, (r, h) in sorted(pairs.items())}
 
 

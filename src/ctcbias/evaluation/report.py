@@ -75,7 +75,7 @@ def peers(rec: Recognizer, data: Path, items: list[dict], size: str, progress: b
             bias = rec.compile(words)
             t0 = time.perf_counter()
             if peer is None:
-                hyp = rec.transcribe(x, SAMPLE_RATE, words=bias).text
+                hyp = rec.transcribe(x, SAMPLE_RATE, words=bias).raw_text  # scored as recognized, before formatting
             elif isinstance(peer, PyCTCDecodePeer):
                 hyp = peer.decode(rec.posteriors(x, SAMPLE_RATE).subword, [normalize(w) for w in words])
             else:

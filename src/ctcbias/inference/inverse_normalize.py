@@ -322,7 +322,8 @@ def _date(w: list[str], i: int, stop: int) -> Span | None:
     if n is not None and n.ordinal and 1 <= n.value <= 31 and n.end + 1 < stop and w[n.end] == "of" \
             and w[n.end + 1] in _MONTHS:
         v = int(n.value)
-        return _span((f"{v}{_suffix(v)}", i, n.end), ("of", n.end, n.end + 1), (_MONTHS[w[n.end + 1]], n.end + 1, n.end + 2))
+        return _span((f"{v}{_suffix(v)}", i, n.end), ("of", n.end, n.end + 1),
+                     (_MONTHS[w[n.end + 1]], n.end + 1, n.end + 2))
     return None
 
 
@@ -371,10 +372,9 @@ def inverse_normalize(words: list[str], frozen: list[bool] | None = None) -> lis
 
 def _at(w: list[str], i: int, stop: int) -> Span | None:
     """The written form starting at ``w[i]`` (words up to ``stop``), or None."""
-    for k in (2,):
-        key = tuple(w[i:i + k])
-        if key in _PHRASES and i + k <= stop:
-            return _one(_PHRASES[key], i, i + k)
+    key = tuple(w[i:i + 2])
+    if key in _PHRASES and i + 2 <= stop:
+        return _one(_PHRASES[key], i, i + 2)
     d = _date(w, i, stop)
     if d is not None:
         return d

@@ -84,6 +84,8 @@ class DecodingOptions:
     # the ordinary-word guard (word_guard.py): words away from the entities biasing brought in are
     # the ones decoding without the list gives (one more beam search without boosts)
     word_guard: bool = True
+    # a readable text: punctuation, casing, numbers written (readable.py); Result.raw_text keeps the words
+    format: bool = True
     # recordings longer than this (seconds) are cut into utterances at pauses of segment_pause seconds,
     # each keeping up to segment_keep seconds of its pauses (picked on dev-heldout recordings of 20
     # utterances: 0.4 s decoded as the utterances alone did, 0.1-0.2 s a little worse)
@@ -264,6 +266,16 @@ class Recognizer:
         return emb
 
     @property
+    def punctuation(self):
+        """The punctuation and casing model (``punctuation.npz``; the shipped one if the model has none)."""
+        if not hasattr(self, "_punctuation"):
+            from .punctuation import PunctuationModel
+
+            f = self.model_dir / "punctuation.npz"
+            self._punctuation = PunctuationModel.load(f if f.exists() else DEFAULT_MODEL / "punctuation.npz")
+        return self._punctuation
+
+    @property
     def lookup_model(self):
         """The lexicon lookup's judge (``lexicon_lookup.json``; the shipped one if the model has none)."""
         if not hasattr(self, "_lookup"):
@@ -361,7 +373,12 @@ class Recognizer:
                 bar.update(round(b / SAMPLE_RATE - bar.n, 1))
         if bar is not None:
             bar.close()
-        return joined(parts, len(x) / SAMPLE_RATE)
+        result = joined(parts, len(x) / SAMPLE_RATE)
+        if opts.format:
+            from .readable import format_result
+
+            result = format_result(result, self.punctuation)
+        return result
 
     def pipeline(self, audio=None, sample_rate: int | None = None,
                  features: tuple[torch.Tensor, float] | None = None) -> "Pipeline":

@@ -49,9 +49,15 @@ class Result:
     # and the entries they belong to, "<no-bias>" first
     attention: np.ndarray | None = None
     attention_entries: list[str] | None = None
+    # the recognizer's words before formatting (spoken form, entities as listed); the metrics score these
+    raw_text: str | None = None
+
+    def __post_init__(self):
+        if self.raw_text is None:
+            self.raw_text = self.text
 
     def to_dict(self) -> dict:
-        d = {"text": self.text, "words": [asdict(w) for w in self.words]}
+        d = {"text": self.text, "raw_text": self.raw_text, "words": [asdict(w) for w in self.words]}
         if self.attention is not None:
             d["attention"] = {"entries": self.attention_entries, "frame_seconds": FRAME_SECONDS,
                               "weights": np.round(self.attention, 3).tolist()}

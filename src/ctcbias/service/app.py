@@ -175,7 +175,10 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
                                                                            "line; typed or a file (-F words=@names.txt)"),
                    bias: str = Form("auto", description=f"one of {', '.join(BIAS_MODES)}"),
                    compare: bool = Form(False, description="also return the transcript without the list"),
-                   attention: bool = Form(False, description="also return the adapter's attention plot (PNG)")):
+                   attention: bool = Form(False, description="also return the adapter's attention plot (PNG)"),
+                   readable: bool = Form(True, alias="format", description="punctuation, casing and written numbers "
+                                                                           "in text and words (false: the recognizer's "
+                                                                           "words; raw_text has them either way)")):
         """Transcribe one recording with this request's word list."""
         if bias not in BIAS_MODES:
             return _error(422, f"bias must be one of {', '.join(BIAS_MODES)}")
@@ -187,7 +190,7 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
             if isinstance(words, StarletteUpload):
                 words.file.close()
         r = rec()
-        opts = r.resolve(DecodingOptions(bias=bias))
+        opts = r.resolve(DecodingOptions(bias=bias, format=readable))
         try:
             r.check(opts)
         except ModeError as e:

@@ -68,10 +68,11 @@ def _mark(trail: str) -> str:
     return ""
 
 
-def labeled(display: str, text: str) -> list[tuple[str, int, int, str]] | None:
+def labeled(display: str, text: str, casing: bool = True) -> list[tuple[str, int, int, str]] | None:
     """Each spoken word of ``text`` with the mark after it and its casing class (-1: unknown, a
-    sentence's first word), from the written ``display``; and its written form for the truecase
-    lexicon. None when the written tokens do not spell the spoken words."""
+    sentence's first word, or every word without ``casing``), from the written ``display``; and
+    its written form for the truecase lexicon. None when the written tokens do not spell the
+    spoken words."""
     out: list[list] = []
     for tok in display.split():
         m = re.match(r"^(\W*)(.*?)(\W*)$", tok)
@@ -100,27 +101,29 @@ def labeled(display: str, text: str) -> list[tuple[str, int, int, str]] | None:
         out[-1][1] = MARKS.index(".")
     start = True
     for o in out:
-        if start:  # a sentence's first word is capitalized whatever it is (its own casing is unknown)
+        if start or not casing:  # a sentence's first word is capitalized whatever it is (its own casing is unknown)
             o[2] = -1
         start = o[1] in ENDS
     return [tuple(o) for o in out]
 
 
-def split_sentences(seed: int = 0, dev_utts: int = 2000, conversational: bool = True) -> dict[str, list[tuple[str, str]]]:
-    """(written, spoken) sentences of the factory's training split, and of its dev split (held
-    out: other carrier sentences, held-out patterns, dev entities) for evaluation.
+def split_sentences(seed: int = 0, dev_utts: int = 2000, conversational: bool = True) -> dict[str, list[tuple]]:
+    """(written, spoken, casing) sentences of the factory's training split, and of its dev split
+    (held out: other carrier sentences, held-out patterns, dev entities) for evaluation.
     ``conversational``: the training split's every fortune and chatbot sentence too (the plan
-    draws mostly Bible verses; people dictate questions and everyday sentences)."""
+    draws mostly Bible verses; people dictate questions and everyday sentences). ``casing`` is
+    False for Bible verses: their capitals are the translation's ("My", "Son", "LORD" for God),
+    not a dictation's."""
     from ..data.build import BuildConfig, plan, sources
     from ..data.text import split_of
 
     sets = plan(BuildConfig(out=Path("/nonexistent"), seed=seed, dev_utts=dev_utts, kokoro_share=0,
                             heavy_augment=False))
-    out = {s: [(it["display"], it["text"]) for it in sets[s]] for s in ("train", "dev")}
+    out = {s: [(it["display"], it["text"], it["domain"] != "carrier:kjv") for it in sets[s]] for s in ("train", "dev")}
     if conversational:
         carriers, _, gate = sources()
-        seen = {t for _, t in out["train"]}
-        out["train"] += [(d, t) for d, t, src in carriers if src in ("fortunes", "chatterbot")
+        seen = {t for _, t, _ in out["train"]}
+        out["train"] += [(d, t, True) for d, t, src in carriers if src in ("fortunes", "chatterbot")
                          and split_of(t) == "train" and t not in seen and t not in gate]
     return out
 
@@ -197,7 +200,7 @@ def _fit(x, marks: np.ndarray, cases: np.ndarray, l2: float, iterations: int) ->
 
 
 def train_punctuation(cfg: PunctTrainConfig, sentences: list[tuple[str, str]] | None = None) -> dict:
-    """Fit on the training split's sentences (or ``sentences``: (written, spoken) pairs); write
+    """Fit on the training split's sentences (or ``sentences``: (written, spoken[, casing])); write
     ``cfg.out``; return the figures of the fit."""
     import scipy.sparse as sp
 
@@ -206,7 +209,7 @@ def train_punctuation(cfg: PunctTrainConfig, sentences: list[tuple[str, str]] | 
         sentences = split_sentences(cfg.seed)["train"]
     if cfg.limit:
         sentences = sentences[:cfg.limit]
-    lab = [labeled(d, t) for d, t in sentences]
+    lab = [labeled(*s) for s in sentences]
     kept = [s for s in lab if s]
     log.info("%d sentences, %d labeled (%d whose written tokens do not spell their words skipped)",
              len(sentences), len(kept), len(sentences) - len(kept))
