@@ -58,7 +58,7 @@ def test_biasing_changes_the_result_and_marks_entities(client, speech):
     r = _post(client, _bytes(speech, 16000), words="\n".join(WORDS), compare="true")
     assert r.status_code == 200, r.text
     j = r.json()
-    ents = [w["word"] for w in j["words"] if w["entity"]]
+    ents = [w["word"].rstrip(",.?") for w in j["words"] if w["entity"]]  # a mark may follow
     assert ents and set(ents) <= set(WORDS)  # spelled as the user wrote them
     assert not any(w["entity"] for w in j["without_list"]["words"])
     assert j["text"] != j["without_list"]["text"]

@@ -174,7 +174,8 @@ def _report(r: dict) -> str:
         f"The data factory's dev sentences ({p['sentences']}: carrier sentences never trained on, held-out "
         f"patterns, dev entities), joined in {p['runs']} runs of one to three sentences, {p['words']} words, "
         "from their spoken form. A transcript's last word always ends a sentence, so the "
-        "sentence ends inside runs are scored apart.",
+        "sentence ends inside runs are scored apart. The model (`ctcbias train punctuation`): "
+        f"{r['model'].get('sentences')} training sentences, {r['model'].get('words')} words.",
         "",
         "| mark after a word | precision | recall | F1 | support |",
         "|---|---|---|---|---|",
@@ -194,8 +195,9 @@ def _report(r: dict) -> str:
     for w in itn["wrong"]:
         lines.append(f"- `{w['spoken']}` -> `{w['got']}` (want `{w['want']}`)")
     lines += ["", "## Cost and the recognized words", "",
-              f"{t['files']} recordings (`examples/*.wav` and dev utterances): decoding "
-              f"{t['decode_seconds']:.2f} s, formatting {t['format_seconds'] * 1000:.1f} ms: "
+              f"{t['files']} recordings (`examples/*.wav` and dev utterances), decoded without a list (the "
+              f"cheapest decode, so formatting's largest share): decoding {t['decode_seconds']:.2f} s, "
+              f"formatting {t['format_seconds'] * 1000:.1f} ms: "
               f"**{t['format_share']:.2%}** of end-to-end time. `raw_text` with formatting on equals the text "
               f"with it off: {t['raw_text_unchanged']} (the metrics and benches score `raw_text`)."]
     if t["wer"]:
