@@ -597,13 +597,15 @@ def bench(
                                             "20 test utterances against the same utterances alone (bench/LONG.md); "
                                             "confidence: reliability of word confidences on dev-heldout "
                                             "(bench/CONFIDENCE.md); format: punctuation, casing and written "
-                                            "numbers (bench/FORMAT.md)"),
+                                            "numbers (bench/FORMAT.md); scaling: lists of up "
+                                            "to 20,000 entries (bench/SCALING.md)"),
     data: Path = typer.Option(Path("data/synth"), help="data factory output"),
     realspeech: Path = typer.Option(Path("../shared/realspeech"), help="real speech eval set"),
     out: Path = typer.Option(Path("bench"), help="where results go"),
     quick: bool = typer.Option(False, help="all: a small subset of every section, a few minutes"),
     limit: int = typer.Option(0, min=0, help="base / decoder: only the first N utterances of each set; long: N "
-                                             "recordings a set (default 5); confidence: N utterances (default 126)"),
+                                             "recordings a set (default 5); confidence: N utterances (default 126); "
+                                             "scaling: N utterances a set (default 30)"),
     dev: bool = typer.Option(False, help="decoder: also run the dev set (with dev-entity lists)"),
     dev_from: int = typer.Option(0, min=0, help="decoder: dev from its N-th utterance with entities (200: "
                                                 "those the lookup's judge was not fitted on)"),
@@ -613,8 +615,8 @@ def bench(
     requests: int = typer.Option(50, min=1, max=500, help="load: concurrent requests"),
 ):
     """Run a benchmark and write its results file."""
-    if suite not in ("all", "base", "decoder", "load", "long", "confidence", "format"):
-        typer.echo(f"unknown suite {suite!r}: all, base, decoder, load, long, confidence or format", err=True)
+    if suite not in ("all", "base", "decoder", "load", "long", "confidence", "format", "scaling"):
+        typer.echo(f"unknown suite {suite!r}: all, base, decoder, load, long, confidence, format or scaling", err=True)
         raise typer.Exit(2)
     from .data.build import DEV_SETS
 
@@ -628,6 +630,13 @@ def bench(
         typer.echo(json.dumps({"punctuation": r["punctuation"]["marks"], "casing": r["punctuation"]["casing_accuracy"],
                                "itn": r["itn"]["accuracy"], "format_share": r["time"]["format_share"]}, indent=2))
         typer.echo(f"written to {out}/FORMAT.md")
+        return
+    if suite == "scaling":
+        from .evaluation.scaling import run as run_scaling
+
+        r = run_scaling(data, out, limit=limit or 30)
+        typer.echo(json.dumps(r["sizes"], indent=2))
+        typer.echo(f"written to {out}/SCALING.md")
         return
     if suite == "load":
         from .evaluation.load import run as run_load

@@ -155,6 +155,9 @@ class BiasingList:
         self.entries, self.rejected, self.trie, self.variants = entries, rejected, trie, variants
         self.changed = changed or []
         self.words = frozenset(w for e in entries for w in e.words)
+        # the list size the lookup's judge weighs (chance matches grow with it): a shortlist of a
+        # big list stands for the big list
+        self.counts_as = len(entries)
         self.by_spoken = {e.spoken: i for i, e in enumerate(entries)}
         self._full: dict[int, tuple[tuple[str, ...], ...]] = {}
         self._lock = threading.Lock()

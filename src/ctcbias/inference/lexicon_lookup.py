@@ -249,7 +249,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
     pc, sc = _costs(phone_logp, phone_jobs), _costs(logp, sub_jobs)
     free = {w: -float(phone_logp[w[0]:w[1] + 1].max(-1).sum()) for w in set(places.values())}
     base_lm = _lm_total(lm, words, lm_weight, word_bonus) if lm is not None else 0.0
-    log10_list = math.log10(len(bias))
+    log10_list = math.log10(bias.counts_as)
     if attention is not None:
         # an entry's rank on a span: how many of the utterance's _RANKED most attended entries (and
         # the candidates) the adapter attends to more on the span's frames. For entries attended to

@@ -26,7 +26,8 @@ from .biasing_list import BiasingList
 from .result import FRAME_SECONDS, Result, Word, entity_spans, greedy_decode, mark_entities, timed_words, word_extents
 from .subword_boosting import BoostConfig
 
-__all__ = ["Recognizer", "Result", "Word", "Posteriors", "DecodingOptions", "LookupOptions", "ModeError", "TECHNIQUES",
+__all__ = ["Recognizer", "Result", "Word", "Posteriors", "DecodingOptions", "LookupOptions", "ShortlistOptions",
+           "ModeError", "TECHNIQUES",
            "DEFAULT_MODEL", "Pipeline", "pieces"]
 
 # The five decoder techniques of the method, by the names the CLI and the benchmark use.
@@ -57,6 +58,21 @@ class LookupOptions:
 
 
 @dataclass(frozen=True)
+class ShortlistOptions:
+    """Big lists (shortlist.py): each utterance decodes with only the entries that a fast pass over
+    the phone head finds in it, as a small list of their own; the adapter and the techniques run on
+    those. Lists of up to ``over`` entries are used whole (their figures are the small lists' own).
+    Picked on dev with 10,000-entry lists: the said entity is among the 30 kept about 5 times in 6."""
+
+    enabled: bool = True
+    over: int = 1000
+    size: int = 30  # at most this many entries an utterance
+    pool: int = 200  # the phone-pair index's best this many are keyword-spotted ...
+    fit: float = 2.5  # ... and kept when their best place costs at most this per phone
+    counts_as: int | None = None  # the lookup's judge counts a shortlist as the big list, up to this size
+
+
+@dataclass(frozen=True)
 class DecodingOptions:
     """Everything that changes how one call decodes, every default in one place. ``bias``: none |
     decoder | encoder (the contextual adapter) | joint (both) | auto (joint when the model has an
@@ -78,6 +94,7 @@ class DecodingOptions:
     lexicon_threshold: float = -1.3
     lexicon_threshold_slope: float = 0.25
     lookup: LookupOptions = LookupOptions()
+    shortlist: ShortlistOptions = ShortlistOptions()  # lists over shortlist.over entries
     # the false-positive guard (entity_guard.py): an entity that boosting or rescoring put in must
     # be within this phone distance of what the phone head heard; None turns the guard off
     guard_distance: float | None = 0.4
@@ -112,6 +129,10 @@ class DecodingOptions:
     def uses_adapter(self) -> bool:
         """Encoder biasing is on: the contextual adapter attends over the list."""
         return self.bias in ("encoder", "joint")
+
+    def shortlists(self, entries: int) -> bool:
+        """A list of this many entries is shortlisted per utterance."""
+        return self.shortlist.enabled and entries > self.shortlist.over and self.bias != "none"
 
     @property
     def uses_decoder_techniques(self) -> bool:
@@ -322,6 +343,11 @@ class Recognizer:
 
         opts = options or DecodingOptions()
         bias = BiasingList.compile(words or [], self.tokenizer, variants="g2g" in opts.techniques)
+        if self.resolve(opts).shortlists(len(bias)):
+            from .shortlist import phone_index
+
+            phone_index(bias)  # decodes use shortlists of it: the big list itself needs only its index
+            return bias
         # what every decode would build on first use: the compile pays once, not a call
         _ = bias.word_prefixes
         quick_choices(bias)
@@ -450,7 +476,7 @@ class Recognizer:
             new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias,
                          self.joint_lookup_model if att is not None else self.lookup_model,
                          self.boosted_lm(bias, opts),
-                         opts.lookup_threshold(len(bias)), memo=aligned, lm_weight=opts.beam.lm_weight,
+                         opts.lookup_threshold(bias.counts_as), memo=aligned, lm_weight=opts.beam.lm_weight,
                          word_bonus=opts.beam.word_bonus, shortlist_distance=opts.lexicon_shortlist_distance,
                          attention=att, **asdict(opts.lookup))
             if new != text:
@@ -490,6 +516,7 @@ class Pipeline:
         self.rec, self.features = rec, features
         self._plain: Posteriors | None = None
         self._biased: tuple[BiasingList, Posteriors] | None = None
+        self._short: tuple[BiasingList, ShortlistOptions, BiasingList] | None = None
 
     @property
     def duration(self) -> float:
@@ -506,9 +533,24 @@ class Pipeline:
             self._plain = self.rec.posteriors(None, features=self.features)
         return self._plain
 
+    def shortlisted(self, bias: BiasingList, opts: DecodingOptions) -> BiasingList:
+        """``bias``, or for a big list (:meth:`DecodingOptions.shortlists`) the entries the phone
+        head may have heard here, as a list of their own (once per list and options)."""
+        s = opts.shortlist
+        if not opts.shortlists(len(bias)):
+            return bias
+        if self._short is None or self._short[0] is not bias or self._short[1] != s:
+            from .shortlist import shortlist, sub_list
+
+            phone = self.posteriors(bias, replace(opts, bias="none")).phone
+            self._short = bias, s, sub_list(bias, shortlist(bias, phone, s.size, s.pool, s.fit),
+                                                   s.counts_as)
+        return self._short[2]
+
     def decode(self, bias: BiasingList, opts: DecodingOptions, attention: bool = False) -> Result:
         """Decode with ``bias`` under ``opts`` (resolved); ``attention``: also the adapter's weights."""
         opts = self.rec.resolve(opts)
+        bias = self.shortlisted(bias, opts)
         post = self.posteriors(bias, opts, attention)
         result = self.rec.decode(post, bias, opts)
         if attention and post.attention is not None:

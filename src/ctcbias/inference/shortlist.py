@@ -1,0 +1,157 @@
+"""Shortlisting: the few entries of a big list that could be in one utterance.
+
+A list of 10,000 entries costs the techniques and the contextual adapter time and precision on
+every call (each entry is a chance match somewhere). Most of them plainly are not said. Two cheap
+passes over the phone head's posteriors pick the ones that might be, and only those are decoded
+with, as a small list of their own (:func:`sub_list`, a slice of the big list's compiled entries):
+
+1. **Index** (:class:`PhoneIndex`, built once per list): every entry's quick pronunciation as
+   phone pairs, adjacent and one apart (a misheard phone then spoils two pairs of each kind, not
+   the entry). The utterance's pairs come from its heard phones and, per heard phone, the others
+   the phone head gives some probability there. An entry's score is the share of its pairs the
+   utterance has; the cost is the postings of the utterance's pairs, not the list's length.
+2. **Spot** (:func:`~ctcbias.inference.align.ctc_keyword_scores`): the best-scored ``pool`` entries
+   are aligned anywhere in the phone posteriors at once; those that fit within ``fit`` (cost per
+   phone against the best path) go on, the best ``size`` of them.
+
+    >>> idx = PhoneIndex([["K", "AE", "T"], ["D", "AO", "G"]])
+    >>> logp = np.log(np.eye(40)[[0, 20, 20, 2, 31, 0]] * 0.96 + 0.001)   # heard: K AE T
+    >>> idx.scores(logp).round(2).tolist()
+    [0.75, 0.0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tokenizer import PhoneSet
+from .align import KeywordGraph, ctc_keyword_scores
+from .biasing_list import BiasingList, TokenTrie
+
+__all__ = ["PhoneIndex", "phone_index", "shortlist", "sub_list"]
+
+_PH = PhoneSet()
+_N = len(_PH)
+_ALT = 0.1  # a phone the head gives at least this probability on a heard phone's frames is also heard there
+
+
+def _pairs(ids: np.ndarray, owner: np.ndarray, pos: np.ndarray):
+    """(owner, key, position of the first phone) of every adjacent and one-apart phone pair within
+    each owner's run of ``ids``; the key tells the two kinds apart."""
+    out = []
+    for gap, base in ((1, 0), (2, _N * _N)):
+        same = owner[gap:] == owner[:-gap]
+        out.append((owner[:-gap][same], base + ids[:-gap][same] * _N + ids[gap:][same], pos[:-gap][same]))
+    return tuple(np.concatenate(x) for x in zip(*out))
+
+
+_BAND = 4  # pairs of one entry match one place when their offsets agree within a band of this many phones
+
+
+class PhoneIndex:
+    """Entries' phone pairs as an inverted index (pair -> entries and where in them), for :meth:`scores`."""
+
+    def __init__(self, prons):
+        lens = np.fromiter((len(p) for p in prons), dtype=np.int64, count=len(prons))
+        ids = np.fromiter((_PH.index[x] for p in prons for x in p), dtype=np.int64, count=int(lens.sum()))
+        owner = np.repeat(np.arange(len(prons)), lens)
+        pos = np.arange(len(ids)) - np.repeat(np.cumsum(lens) - lens, lens)
+        owners, keys, at = _pairs(ids, owner, pos)
+        order = np.argsort(keys, kind="stable")
+        # key k's postings (entry, position in it) are [offsets[k], offsets[k + 1])
+        self.owner, self.at = owners[order].astype(np.int32), at[order].astype(np.int32)
+        self.offsets = np.searchsorted(keys[order], np.arange(2 * _N * _N + 1))
+        self.pairs = np.bincount(owners, minlength=len(prons)).astype(np.float32)
+        self.n = len(prons)
+
+    def scores(self, phone_logp: np.ndarray) -> np.ndarray:
+        """Per entry: how many of its pairs the utterance has in one place (the offsets of the
+        entry's phones and the heard ones agreeing within a band), over its pairs + 1, so that a
+        long entry matched counts for more than a short one matched as well."""
+        heard = _heard(phone_logp)
+        if len(heard) < 2 or not self.n:
+            return np.zeros(self.n, dtype=np.float32)
+        keys, where = [], []
+        for gap, base in ((1, 0), (2, _N * _N)):
+            for i, (a, b) in enumerate(zip(heard[:-gap], heard[gap:])):
+                k = base + (a[:, None] * _N + b[None, :]).ravel()
+                keys.append(k)
+                where.append(np.full(len(k), i))
+        keys, where = np.concatenate(keys), np.concatenate(where)
+        lo, hi = self.offsets[keys], self.offsets[keys + 1]
+        n = hi - lo
+        if not n.sum():
+            return np.zeros(self.n, dtype=np.float32)
+        # every posting of every heard pair, without a loop over pairs
+        idx = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
+        owner, at = self.owner[idx].astype(np.int64), self.at[idx].astype(np.int64)
+        diag = np.repeat(where, n) - at + 1024
+        pair = at * 2 + np.repeat(keys >= _N * _N, n)  # the entry's pair: where it starts, and its kind
+        best = np.zeros(self.n, dtype=np.int64)
+        for shift in (0, _BAND // 2):  # two band grids, half a band apart: a place near a band's edge
+            band = (diag + shift) // _BAND
+            # each entry pair once per place (a heard pair may match it through several alternates)
+            place, counts = np.unique(np.unique((owner * 4096 + band) * 4096 + pair) // 4096,
+                                      return_counts=True)
+            np.maximum.at(best, place // 4096, counts)
+        return best.astype(np.float32) / (self.pairs + 1)
+
+
+def _heard(phone_logp: np.ndarray) -> list[np.ndarray]:
+    """The heard phones (best unit per frame, repeats merged, blanks dropped), each with the other
+    phones the head gives at least :data:`_ALT` on its frames."""
+    best = phone_logp.argmax(-1)
+    out = []
+    t, T = 0, len(best)
+    while t < T:
+        u = t
+        while u + 1 < T and best[u + 1] == best[t]:
+            u += 1
+        if best[t] != 0:
+            p = phone_logp[t:u + 1, 1:].max(0)
+            alts = np.flatnonzero(p >= np.log(_ALT)) + 1
+            out.append(np.union1d(alts, [best[t]]))
+        t = u + 1
+    return out
+
+
+def phone_index(bias: BiasingList) -> PhoneIndex:
+    """The list's :class:`PhoneIndex`, built once and kept with the list."""
+    return bias.derived("phone_index", lambda b: PhoneIndex([e.quick for e in b.entries]))
+
+
+def shortlist(bias: BiasingList, phone_logp: np.ndarray, size: int = 30, pool: int = 200,
+              fit: float = 2.5) -> list[int]:
+    """The entries of ``bias`` that may be said in the utterance of ``phone_logp``: the ``pool``
+    best by the phone-pair index, spotted; of those whose best place costs at most ``fit`` per
+    phone, the ``size`` best by index score minus spotting cost, in list order."""
+    if not len(bias) or not len(phone_logp):
+        return []
+    s = phone_index(bias).scores(phone_logp)
+    cand = np.argsort(-s, kind="stable")[:pool]
+    cand = cand[s[cand] > 0]
+    if not len(cand):
+        return []
+    graph = KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in cand])
+    best, _, _ = ctc_keyword_scores(phone_logp, graph)
+    cost = -best / np.maximum(graph.lengths, 1)  # an empty pronunciation: -inf score, so +inf cost
+    # the index alone ranks long entries that share common pairs too high, spotting alone short
+    # ones that fit anywhere; together they rank the said entries best (on dev)
+    order = np.argsort(cost - s[cand], kind="stable")
+    return sorted(int(cand[j]) for j in order[:size] if cost[j] <= fit)
+
+
+def sub_list(bias: BiasingList, ks: list[int], counts_as: int | None = None) -> BiasingList:
+    """Entries ``ks`` of ``bias`` as a list of their own, from what the big list already computed
+    (spoken forms, subwords, pronunciations): no tokenizing, no G2P. The lookup's judge counts it
+    as the big list (at most ``counts_as`` entries): its entries are the likeliest chance matches
+    of all the big list's."""
+    entries = [bias.entries[k] for k in ks]
+    trie = TokenTrie()
+    for i, e in enumerate(entries):
+        for seg in e.tokens:
+            trie.add(seg, i)
+    out = BiasingList(entries, [], trie, bias.variants)
+    out._full.update({i: bias._full[k] for i, k in enumerate(ks) if k in bias._full})
+    out.counts_as = min(len(bias), counts_as) if counts_as else len(bias)
+    return out

@@ -1,0 +1,69 @@
+"""Big lists: each utterance decodes with a shortlist of the entries its phones may hold."""
+
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ctcbias.inference.shortlist import PhoneIndex, phone_index, shortlist, sub_list
+from ctcbias.pronounce import _cmu
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SAID = ["Okafor", "Lisinopril", "Tocilizumab"]
+
+
+def _big_list(n: int = 3000) -> list[str]:
+    """The example's entities among ``n`` dictionary words and pairs of them (no G2P needed)."""
+    words = sorted(w for w in _cmu() if w.isalpha() and len(w) > 3)
+    rng = random.Random(0)
+    out = SAID + [w.capitalize() for w in rng.sample(words, n // 2)]
+    out += [f"{a.capitalize()} {b.capitalize()}" for a, b in zip(rng.sample(words, n), rng.sample(words, n))]
+    return list(dict.fromkeys(out))[:n]
+
+
+def test_the_index_finds_an_entry_where_its_phones_are_heard():
+    idx = PhoneIndex([["L", "AY", "S", "IH", "N"], ["T", "OW", "K", "Y", "OW"], ["M"]])
+    heard = np.full((8, 40), -9.0)
+    for t, p in enumerate([0, 21, 6, 29, 17, 23, 0, 0]):  # blank L AY S IH N blank blank
+        heard[t, p] = 0.0
+    s = idx.scores(heard)
+    assert s[0] > 0.5 and s[1] == 0 and s[2] == 0  # a one-phone entry has no pair to match
+
+
+def test_a_big_list_is_shortlisted_per_utterance(rec):
+    big = rec.compile(_big_list())
+    opts = rec.resolve()
+    assert opts.shortlists(len(big)) and not opts.shortlists(1000)
+    run = rec.pipeline(EXAMPLES / "pharmacy.wav")
+    sub = run.shortlisted(big, opts)
+    assert len(sub) <= opts.shortlist.size and sub.counts_as == len(big)
+    have = {e.display for e in sub.entries}
+    assert {"Lisinopril", "Tocilizumab"} <= have
+    # the shortlist is a slice of the big list's compiled entries: nothing recompiled
+    assert all(any(e is f for f in big.entries) for e in sub.entries)
+    assert run.shortlisted(big, opts) is sub  # once per list and options
+    text = run.decode(big, opts).text
+    assert "Lisinopril" in text and "Tocilizumab" in text
+
+
+def test_the_shortlist_can_be_turned_off(rec):
+    big = rec.compile(_big_list(1500), rec.resolve(bias="decoder"))
+    opts = rec.resolve(bias="decoder")
+    off = replace(opts, shortlist=replace(opts.shortlist, enabled=False))
+    run = rec.pipeline(EXAMPLES / "pharmacy.wav")
+    assert run.shortlisted(big, off) is big
+    assert len(run.shortlisted(big, opts)) < len(big)
+
+
+def test_sub_list_keeps_spellings_and_subwords(rec):
+    big = rec.compile(_big_list(1500))
+    ks = [0, 1, 2]
+    sub = sub_list(big, ks)
+    assert [e.display for e in sub.entries] == SAID
+    node = 0
+    for t in sub.entries[1].tokens[0]:
+        node = sub.trie.step(node, t)
+    assert sub.trie.ends[node] == (1,)
+    assert phone_index(big) is phone_index(big)  # built once per list
+    assert shortlist(big, np.zeros((0, 40))) == []
