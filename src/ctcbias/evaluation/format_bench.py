@@ -191,9 +191,9 @@ def _report(r: dict) -> str:
               "## Inverse text normalization", "",
               f"Our {itn['pairs']} spoken -> written pairs (`src/ctcbias/evaluation/itn_pairs.tsv`: numbers, "
               f"ordinals, dates, times, years, money, percentages, doses and units, whole sentences): "
-              f"**{itn['accuracy']:.1%}** exact ({itn['correct']} / {itn['pairs']}).", ""]
-    for w in itn["wrong"]:
-        lines.append(f"- `{w['spoken']}` -> `{w['got']}` (want `{w['want']}`)")
+              f"**{itn['accuracy']:.1%}** exact ({itn['correct']} / {itn['pairs']})."]
+    if itn["wrong"]:
+        lines += [""] + [f"- `{w['spoken']}` -> `{w['got']}` (want `{w['want']}`)" for w in itn["wrong"]]
     lines += ["", "## Cost and the recognized words", "",
               f"{t['files']} recordings (`examples/*.wav` and dev utterances), decoded without a list (the "
               f"cheapest decode, so formatting's largest share): decoding {t['decode_seconds']:.2f} s, "
