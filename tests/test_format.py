@@ -123,3 +123,13 @@ def test_transcribe_formats_by_default(rec):
     assert on.text != off.text and on.text[0].isupper() and on.text[-1] in ".?"
     assert [w.word for w in on.words] == on.text.split()
     assert {w.word.rstrip(",.?") for w in on.words if w.entity} <= {"Siobhan", "São", "Paulo", "Wrocław"}
+
+
+def test_a_long_pause_ends_a_sentence(model):
+    words = _words("please call my mother tomorrow morning")
+    plain = [w.word for w in format_words(words, model, pause=1.0)]
+    assert plain[3] == "mother" and plain[4] == "tomorrow"
+    words[4:] = [Word(w.word, w.start + 1.5, w.end + 1.5, w.confidence) for w in words[4:]]  # 1.5 s after "mother"
+    paused = [w.word for w in format_words(words, model, pause=1.0)]
+    assert paused[3] == "mother." and paused[4] == "Tomorrow" and paused[-1] == "morning."
+    assert [w.word for w in format_words(words, model)][3] == "mother"  # no pause rule: the text decides

@@ -86,9 +86,10 @@ class PunctuationModel:
         idx = np.searchsorted(self.keys, h).clip(0, len(self.keys) - 1)
         return idx[self.keys[idx] == h]
 
-    def predict(self, words: list[str]) -> tuple[list[int], list[int]]:
+    def predict(self, words: list[str], ends: list[bool] | None = None) -> tuple[list[int], list[int]]:
         """The mark after each word (an index into MARKS) and its casing (into CASES), before the
-        sentence rules (:meth:`format_words` applies those)."""
+        sentence rules (:meth:`format_words` applies those); a sentence ends after each word
+        marked in ``ends`` (with a question mark where the model says so, else a full stop)."""
         if not words:
             return [], []
         words = [w.lower() for w in words]
@@ -101,16 +102,20 @@ class PunctuationModel:
             dyn = self.weights[self._rows(sentence_features(words[start:start + 2], i - start))].sum(0)
             z = s + dyn
             m = int(np.argmax(z[:nm]))
+            if ends is not None and ends[i] and m not in ENDS:
+                m = MARKS.index(".")
             marks.append(m)
             cases.append(int(np.argmax(z[nm:])))
             if m in ENDS:
                 start = i + 1
         return marks, cases
 
-    def format_words(self, words: list[str], fixed: list[str | None] | None = None) -> list[tuple[str, str]]:
+    def format_words(self, words: list[str], fixed: list[str | None] | None = None,
+                     ends: list[bool] | None = None) -> list[tuple[str, str]]:
         """Each word cased, with the mark that follows it: ``[(word, mark), ...]``. A word with a
-        spelling in ``fixed`` (the user's listed entities) keeps it exactly."""
-        marks, cases = self.predict(words)
+        spelling in ``fixed`` (the user's listed entities) keeps it exactly; a sentence ends after
+        each word marked in ``ends``."""
+        marks, cases = self.predict(words, ends)
         out = []
         start = True
         for i, (w, m, c) in enumerate(zip(words, marks, cases)):

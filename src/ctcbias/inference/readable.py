@@ -21,12 +21,14 @@ from .result import Result, Word
 __all__ = ["format_result", "format_words"]
 
 
-def format_words(words: list[Word], model: PunctuationModel) -> list[Word]:
-    """``words`` (spoken form, entities in the user's spelling) as written words."""
+def format_words(words: list[Word], model: PunctuationModel, pause: float | None = None) -> list[Word]:
+    """``words`` (spoken form, entities in the user's spelling) as written words; a silence of
+    ``pause`` seconds or more between two words ends a sentence."""
     if not words:
         return []
     spoken = [(normalize(w.word) or w.word.lower()) if w.entity else w.word.lower() for w in words]
-    cased = model.format_words(spoken, [w.word if w.entity else None for w in words])
+    ends = None if pause is None else [b.start - a.end >= pause for a, b in zip(words, words[1:])] + [True]
+    cased = model.format_words(spoken, [w.word if w.entity else None for w in words], ends)
     spans = {s.start: s for s in inverse_normalize(spoken, [w.entity for w in words])}
     out: list[Word] = []
     i = 0
@@ -50,7 +52,7 @@ def format_words(words: list[Word], model: PunctuationModel) -> list[Word]:
     return out
 
 
-def format_result(r: Result, model: PunctuationModel) -> Result:
+def format_result(r: Result, model: PunctuationModel, pause: float | None = None) -> Result:
     """``r`` with a readable ``text`` and ``words``; ``raw_text`` keeps the recognizer's words."""
-    words = format_words(r.words, model)
+    words = format_words(r.words, model, pause)
     return replace(r, text=" ".join(w.word for w in words), words=words, raw_text=r.text)

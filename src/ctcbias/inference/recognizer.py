@@ -103,6 +103,9 @@ class DecodingOptions:
     word_guard: bool = True
     # a readable text: punctuation, casing, numbers written (readable.py); Result.raw_text keeps the words
     format: bool = True
+    # ... and a pause of this many seconds between two words ends a sentence (the text alone misses
+    # where one utterance of a long recording ends and the next begins); None: the text decides
+    sentence_pause: float | None = 1.0
     # recordings longer than this (seconds) are cut into utterances at pauses of segment_pause seconds,
     # each keeping up to segment_keep seconds of its pauses (picked on dev-heldout recordings of 20
     # utterances: 0.4 s decoded as the utterances alone did, 0.1-0.2 s a little worse)
@@ -403,7 +406,7 @@ class Recognizer:
         if opts.format:
             from .readable import format_result
 
-            result = format_result(result, self.punctuation)
+            result = format_result(result, self.punctuation, opts.sentence_pause)
         return result
 
     def pipeline(self, audio=None, sample_rate: int | None = None,
