@@ -67,3 +67,44 @@ def test_sub_list_keeps_spellings_and_subwords(rec):
     assert sub.trie.ends[node] == (1,)
     assert phone_index(big) is phone_index(big)  # built once per list
     assert shortlist(big, np.zeros((0, 40))) == []
+
+
+def test_compiled_lists_are_cached_by_their_memory(rec):
+    from ctcbias.inference import biasing_list as bl
+
+    cache = bl.CompiledLists(max_bytes=3 * 1500 * bl.ENTRY_BYTES, make=lambda key: bl._compile(*key))
+    words = _big_list(4500)
+    lists = [cache.get((tuple(words[i * 1500:(i + 1) * 1500]), rec.tokenizer, True)) for i in range(3)]
+    assert len(cache) == 3 and cache.nbytes == sum(b.nbytes() for b in lists)
+    phone_index(lists[2])  # derived arrays count: the list grew past the budget
+    assert lists[2].nbytes() > 1500 * bl.ENTRY_BYTES
+    cache.get((tuple(words[1500:3000]), rec.tokenizer, True))  # the second used last: the first goes
+    assert len(cache) == 2 and cache.nbytes <= cache.max_bytes
+    assert cache.get((tuple(words[1500:3000]), rec.tokenizer, True)) is lists[1]
+
+
+def test_an_entry_compiles_once_across_lists(rec):
+    from ctcbias.inference.biasing_list import BiasingList
+
+    words = _big_list(1200)
+    a = BiasingList.compile(words[:1000], rec.tokenizer)
+    b = BiasingList.compile(words[200:], rec.tokenizer)
+    assert a is not b and len(b) == 1000
+    assert all(x is y for x, y in zip(a.entries[200:], b.entries[:800]))  # the same compiled entries
+    node = 0
+    for t in b.entries[-1].tokens[0]:  # the prefix tree, built on first use, holds the new ones
+        node = b.trie.step(node, t)
+    assert b.trie.ends[node] == (999,)
+
+
+def test_a_cached_catalog_keeps_one_copy_in_the_attention_precision(rec):
+    import torch
+
+    bias = rec.compile(SAID + ["Metformin", "Oslo"])
+    cat = rec.entity_embeddings(bias)
+    keys, values, _, _ = cat.extended(torch.bfloat16, rec.adapter)
+    assert cat.keys.dtype == torch.bfloat16 and cat.keys.untyped_storage().data_ptr() == keys.untyped_storage().data_ptr()
+    with torch.inference_mode():
+        fresh = rec.adapter.embed([list(e.tokens[0]) for e in bias.entries])
+    assert torch.equal(fresh.keys.to(torch.bfloat16), cat.keys)
+    assert bias.nbytes() >= keys.untyped_storage().nbytes() + values.untyped_storage().nbytes()

@@ -65,7 +65,7 @@ import typer
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64"}
 WORKER_MEMORY = 2.5e9  # bytes a worker may need: ~0.5 GB on clips, 2.4 GB on an hour-long recording
-LIST_CACHE = 32  # compiled lists a worker keeps (a 10k-entry list is tens of MB)
+LIST_CACHE = 1  # the list of the rows before; the compiled-list cache keeps others, by memory (CACHE_BYTES)
 
 
 def schema():

@@ -95,6 +95,16 @@ class Catalog:
             got = self.extended_cache[dtype] = (keys.to(dtype), values.to(dtype), prior.to(dtype), ids)
         return got
 
+    def compact(self, dtype: torch.dtype, adapter: "ContextualAdapter") -> "Catalog":
+        """Keep only the ``dtype`` copy that inference reads (:meth:`extended`): the float32 keys
+        and values it is built from become views of it. A cached list's catalog then holds a
+        third of the memory (bfloat16: 1 KB per position instead of 3 KB)."""
+        keys, values, _, _ = self.extended(dtype, adapter)
+        n = len(self.ids) + 1
+        self.ext = keys[:n], values[:n]
+        self.keys, self.values = keys[1:n], values[1:n]
+        return self
+
 
 class ContextualAdapter(nn.Module):
     def __init__(self, c: AdapterConfig):

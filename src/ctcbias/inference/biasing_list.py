@@ -21,6 +21,7 @@ import itertools
 import logging
 import threading
 import unicodedata
+import weakref
 from dataclasses import dataclass
 
 from ..normalize import normalize
@@ -32,6 +33,16 @@ __all__ = ["BiasingListError", "check_limits", "written_form", "screen", "warnin
 
 MAX_ENTRIES = 100_000
 MAX_ENTRY_CHARS = 200
+# compiled lists kept for later calls, by their estimated memory (BiasingList.nbytes), the least
+# recently used dropped first: a 10,000-entry list holds ~40 MB, a 1,000-entry one with the
+# adapter's catalog ~11 MB
+CACHE_BYTES = 256 * 2**20
+# compiled entries kept by their text across lists (a new list that repeats known entries compiles
+# without the subword model or G2P): ~1 KB each
+ENTRY_CACHE = 100_000
+# a compiled entry's Python objects, the list's share of them (its subwords and pronunciation,
+# the prefix tree's nodes, word prefixes, phone strings), measured with tracemalloc
+ENTRY_BYTES = 4096
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +160,11 @@ def _quick(word: str, lex: dict[str, list[list[str]]]) -> tuple[str, ...]:
 
 
 class BiasingList:
-    def __init__(self, entries: list[Entry], rejected: list[tuple[str, str]], trie: TokenTrie,
+    def __init__(self, entries: list[Entry], rejected: list[tuple[str, str]], trie: TokenTrie | None,
                  variants: bool = True, changed: list[tuple[str, str]] | None = None):
-        # rejected: (entry, why) of entries left out; changed: (entry, why) of entries kept in another form
-        self.entries, self.rejected, self.trie, self.variants = entries, rejected, trie, variants
+        # rejected: (entry, why) of entries left out; changed: (entry, why) of entries kept in another form;
+        # trie None: built on first use (a big list decodes through shortlists with tries of their own)
+        self.entries, self.rejected, self._trie, self.variants = entries, rejected, trie, variants
         self.changed = changed or []
         self.words = frozenset(w for e in entries for w in e.words)
         # the list size the lookup's judge weighs (chance matches grow with it): a shortlist of a
@@ -180,6 +192,24 @@ class BiasingList:
             with self._lock:
                 got = self._derived.setdefault(name, value)
         return got
+
+    @property
+    def trie(self) -> TokenTrie:
+        """The entries' subword segmentations as one prefix tree."""
+        if self._trie is None:
+            trie = TokenTrie()
+            for i, e in enumerate(self.entries):
+                for seg in e.tokens:
+                    trie.add(seg, i)
+            with self._lock:
+                if self._trie is None:
+                    self._trie = trie
+        return self._trie
+
+    def nbytes(self) -> int:
+        """The memory the list holds, estimated: its entries' Python objects at :data:`ENTRY_BYTES`
+        each, plus the arrays and tensors derived from it (an adapter catalog, an index)."""
+        return len(self.entries) * ENTRY_BYTES + _array_bytes(list(self._derived.values()), set())
 
     @functools.cached_property
     def word_prefixes(self) -> frozenset[str]:
@@ -229,25 +259,54 @@ class BiasingList:
         return _CACHE.get((tuple(items), tokenizer, variants))
 
 
-class CompiledLists:
-    """Compiled lists by content, the least recently used dropped first once they hold more than
-    ``max_entries`` entries together (or ``max_lists`` lists). A compiled list's memory grows with
-    its entries (their subwords, pronunciations, the adapter's catalog), so a count alone would let
-    a few dozen 10,000-entry lists take the machine; the bound is on what they hold.
+def _array_bytes(x, seen: set, depth: int = 0) -> int:
+    """Bytes of the numpy arrays and torch tensors in ``x`` (containers and objects' attributes,
+    a few levels down), each buffer counted once."""
+    if depth > 4 or x is None or isinstance(x, (str, bytes, int, float, bool)):
+        return 0
+    if hasattr(x, "untyped_storage"):  # a torch tensor: its storage, shared by its views
+        st = x.untyped_storage()
+        key = st.data_ptr()
+        if key in seen:
+            return 0
+        seen.add(key)
+        return st.nbytes()
+    if hasattr(x, "nbytes") and hasattr(x, "dtype"):  # numpy: a view's memory is its base's
+        base = x if x.base is None else x.base
+        if id(base) in seen:
+            return 0
+        seen.add(id(base))
+        return int(base.nbytes) if hasattr(base, "nbytes") else int(x.nbytes)
+    if isinstance(x, (list, tuple)):
+        if x and isinstance(x[0], (str, int, float)):  # per-entry strings: counted in ENTRY_BYTES
+            return 0
+        return sum(_array_bytes(v, seen, depth + 1) for v in x)
+    if hasattr(x, "values") and callable(x.values):  # dicts, weak dicts
+        return sum(_array_bytes(v, seen, depth + 1) for v in list(x.values()))
+    if hasattr(x, "__dict__"):
+        return sum(_array_bytes(v, seen, depth + 1) for v in list(vars(x).values()))
+    return 0
 
-    >>> cache = CompiledLists(max_entries=5, make=lambda key: list(key))
+
+class CompiledLists:
+    """Compiled lists by content, the least recently used dropped first once their memory
+    (``size``: :meth:`BiasingList.nbytes`, which grows as calls derive things from a list, e.g. the
+    adapter's catalog) is over ``max_bytes``. The most recent list always stays.
+
+    >>> cache = CompiledLists(max_bytes=5, make=lambda key: list(key), size=len)
     >>> a, b = cache.get(("x", "y", "z")), cache.get(("u", "v"))
     >>> cache.get(("x", "y", "z")) is a, len(cache)     # cached: the same object
     (True, 2)
-    >>> _ = cache.get(("p", "q")); len(cache), cache.entries  # over 5 entries: the oldest used goes
+    >>> _ = cache.get(("p", "q")); len(cache), cache.nbytes  # over 5: the least recently used goes
     (2, 5)
     """
 
-    def __init__(self, max_entries: int = 200_000, max_lists: int = 64, make=None):
-        self.max_entries, self.max_lists = max_entries, max_lists
+    def __init__(self, max_bytes: int | None = None, make=None, size=None):
+        self.max_bytes = CACHE_BYTES if max_bytes is None else max_bytes
         self.make = make or (lambda key: _compile(*key))
+        self.size = size or (lambda lst: lst.nbytes())
         self._lists: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
-        self.entries = 0
+        self.nbytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: tuple):
@@ -255,21 +314,32 @@ class CompiledLists:
             got = self._lists.get(key)
             if got is not None:
                 self._lists.move_to_end(key)
+                self._trim()
                 return got
         got = self.make(key)  # outside the lock: a big list takes a while, other calls go on
         with self._lock:
             if key not in self._lists:
                 self._lists[key] = got
-                self.entries += len(got)
-                while len(self._lists) > 1 and (self.entries > self.max_entries or len(self._lists) > self.max_lists):
-                    _, old = self._lists.popitem(last=False)
-                    self.entries -= len(old)
+            self._lists.move_to_end(key)
+            self._trim()
             return self._lists.get(key, got)
+
+    def _trim(self) -> None:
+        """Drop the least recently used lists while all of them hold more than ``max_bytes``
+        (measured now: lists grow after they are cached)."""
+        sizes = [self.size(v) for v in self._lists.values()]
+        total = sum(sizes)
+        for s in sizes:
+            if total <= self.max_bytes or len(self._lists) == 1:
+                break
+            self._lists.popitem(last=False)
+            total -= s
+        self.nbytes = total
 
     def clear(self) -> None:
         with self._lock:
             self._lists.clear()
-            self.entries = 0
+            self.nbytes = 0
 
     def __len__(self) -> int:
         return len(self._lists)
@@ -294,14 +364,13 @@ def screen(items) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tu
     keep: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     for raw in items:
-        display, pictographs = written_form(raw)
+        display, pictographs, spoken = _forms(raw)
         if pictographs and not display:
             rejected.append((raw, "only emoji or pictographs, nothing to write"))
         elif pictographs:
             changed.append((raw, f"emoji and pictographs left out: written {display!r}"))
         if not display:
             continue
-        spoken = normalize(display)
         if not spoken:
             rejected.append((raw, "nothing speakable in it"))
         elif spoken in seen:
@@ -312,19 +381,46 @@ def screen(items) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tu
     return keep, rejected, changed
 
 
+@functools.lru_cache(maxsize=ENTRY_CACHE)
+def _forms(raw: str) -> tuple[str, bool, str]:
+    """``raw``'s written form, whether pictographs were removed, and its spoken form."""
+    display, pictographs = written_form(raw)
+    return display, pictographs, normalize(display) if display else ""
+
+
+# compiled entries by written form, per tokenizer (the model's subword model), least recently used last out
+_ENTRIES: "weakref.WeakKeyDictionary[object, collections.OrderedDict[str, Entry]]" = weakref.WeakKeyDictionary()
+_ENTRIES_LOCK = threading.Lock()
+
+
+def _entries(keep: list[tuple[str, str]], tokenizer) -> list[Entry]:
+    """The compiled entries of (written, spoken) forms: those compiled for an earlier list as they
+    were (an entry compiles the same whatever list it is in), the others with one subword call and
+    one G2P call for all of them."""
+    with _ENTRIES_LOCK:
+        known = _ENTRIES.setdefault(tokenizer, collections.OrderedDict())
+        got = [known.get(display) for display, _ in keep]
+    new = [ds for ds, e in zip(keep, got) if e is None]
+    made = {}
+    if new:
+        lex = word_prons({w for _, spoken in new for w in spoken.split()})
+        for (display, spoken), best in zip(new, tokenizer.sp.nbest_encode_as_ids([s for _, s in new], 2)):
+            words = tuple(spoken.split())
+            segs = tuple(dict.fromkeys(tuple(i + 1 for i in seg) for seg in best if seg))
+            made[display] = Entry(display, spoken, words, segs, tuple(p for w in words for p in _quick(w, lex)))
+    out = [e if e is not None else made[d] for (d, _), e in zip(keep, got)]
+    with _ENTRIES_LOCK:
+        for e in out:
+            known[e.display] = e
+            known.move_to_end(e.display)
+        for _ in range(len(known) - ENTRY_CACHE):
+            known.popitem(last=False)
+    return out
+
+
 def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
     keep, rejected, changed = screen(items)
-    entries, trie = [], TokenTrie()
-    lex = word_prons({w for _, spoken in keep for w in spoken.split()})
-    nbest = tokenizer.sp.nbest_encode_as_ids([spoken for _, spoken in keep], 2) if keep else []
-    for (display, spoken), best in zip(keep, nbest):
-        words = tuple(spoken.split())
-        segs = tuple(dict.fromkeys(tuple(i + 1 for i in seg) for seg in best if seg))
-        entry = Entry(display, spoken, words, segs, tuple(p for w in words for p in _quick(w, lex)))
-        for seg in segs:
-            trie.add(seg, len(entries))
-        entries.append(entry)
-    out = BiasingList(entries, rejected, trie, variants, changed)
+    out = BiasingList(_entries(keep, tokenizer), rejected, None, variants, changed)
     for line in out.warnings:  # once per compiled list (compiled lists are cached)
         log.warning("word list: %s", line)
     return out

@@ -70,6 +70,22 @@ class ShortlistOptions:
     pool: int = 200  # the phone-pair index's best this many are keyword-spotted ...
     fit: float = 2.5  # ... and kept when their best place costs at most this per phone
     counts_as: int | None = None  # the lookup's judge counts a shortlist as the big list, up to this size
+    # a shortlist's entries are the big list's closest sound-alikes of what was said: decoding on one,
+    # the entity guard at most this distance (None: the list's own), the boosts scaled by this, and
+    # the contextual adapter on or off
+    guard_distance: float | None = None
+    boost_scale: float = 1.0
+    adapter: bool = True
+
+    def decoding(self, opts: "DecodingOptions") -> "DecodingOptions":
+        """``opts`` as a shortlist is decoded with (a guard turned off stays off)."""
+        guard = opts.guard_distance
+        if guard is not None and self.guard_distance is not None:
+            guard = min(guard, self.guard_distance)
+        return replace(opts, guard_distance=guard,
+                       unigram_boost=opts.unigram_boost * self.boost_scale,
+                       boost=replace(opts.boost, base=opts.boost.base * self.boost_scale),
+                       bias="decoder" if opts.bias == "joint" and not self.adapter else opts.bias)
 
 
 @dataclass(frozen=True)
@@ -286,7 +302,9 @@ class Recognizer:
         emb = cache.get(self.adapter)
         if emb is None:
             with torch.inference_mode():
-                emb = cache[self.adapter] = self.adapter.embed([list(e.tokens[0]) for e in bias.entries])
+                # kept in the precision the stack's autocast attends in, not float32 as well
+                emb = cache[self.adapter] = self.adapter.embed(
+                    [list(e.tokens[0]) for e in bias.entries]).compact(torch.bfloat16, self.adapter)
         return emb
 
     @property
@@ -352,7 +370,7 @@ class Recognizer:
             phone_index(bias)  # decodes use shortlists of it: the big list itself needs only its index
             return bias
         # what every decode would build on first use: the compile pays once, not a call
-        _ = bias.word_prefixes
+        _ = bias.word_prefixes, bias.trie
         quick_choices(bias)
         if self.adapter is not None and self.resolve(opts).uses_adapter and len(bias):
             self.entity_embeddings(bias)  # the adapter's catalog too (about 0.4 s per 1,000 entries)
@@ -519,7 +537,7 @@ class Pipeline:
         self.rec, self.features = rec, features
         self._plain: Posteriors | None = None
         self._biased: tuple[BiasingList, Posteriors] | None = None
-        self._short: tuple[BiasingList, ShortlistOptions, BiasingList] | None = None
+        self._short: tuple[BiasingList, tuple, BiasingList] | None = None
 
     @property
     def duration(self) -> float:
@@ -542,18 +560,20 @@ class Pipeline:
         s = opts.shortlist
         if not opts.shortlists(len(bias)):
             return bias
-        if self._short is None or self._short[0] is not bias or self._short[1] != s:
+        key = s.size, s.pool, s.fit, s.counts_as
+        if self._short is None or self._short[0] is not bias or self._short[1] != key:
             from .shortlist import shortlist, sub_list
 
             phone = self.posteriors(bias, replace(opts, bias="none")).phone
-            self._short = bias, s, sub_list(bias, shortlist(bias, phone, s.size, s.pool, s.fit),
-                                                   s.counts_as)
+            self._short = bias, key, sub_list(bias, shortlist(bias, phone, s.size, s.pool, s.fit),
+                                                     s.counts_as)
         return self._short[2]
 
     def decode(self, bias: BiasingList, opts: DecodingOptions, attention: bool = False) -> Result:
         """Decode with ``bias`` under ``opts`` (resolved); ``attention``: also the adapter's weights."""
         opts = self.rec.resolve(opts)
-        bias = self.shortlisted(bias, opts)
+        if opts.shortlists(len(bias)):
+            bias, opts = self.shortlisted(bias, opts), opts.shortlist.decoding(opts)
         post = self.posteriors(bias, opts, attention)
         result = self.rec.decode(post, bias, opts)
         if attention and post.attention is not None:
