@@ -60,7 +60,8 @@ def _peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def run(data: Path, out: Path, limit: int = 30, sizes=SIZES, strangers: int = 10000, progress: bool = True) -> dict:
+def run(data: Path, out: Path, limit: int = 30, sizes=SIZES, strangers: int = 10000, progress: bool = True,
+        service: int = 5) -> dict:
     from tqdm import tqdm
 
     rec = Recognizer.load()
@@ -121,16 +122,71 @@ def run(data: Path, out: Path, limit: int = 30, sizes=SIZES, strangers: int = 10
     # one 20,000-entry list, compiled afresh (nothing of it cached)
     big = max(sizes)
     lst = draw_list([], pool, big, random.Random("compile"), len(reserved))
-    from ..inference.biasing_list import _CACHE
+    from ..inference import biasing_list as bl
 
-    _CACHE.clear()
+    bl._CACHE.clear()
+    bl._ENTRIES.clear()
+    bl._forms.cache_clear()
     t0 = time.perf_counter()
     rec.compile(lst)
     res["compile_fresh"] = {"entries": len(lst), "seconds": round(time.perf_counter() - t0, 3)}
+    if service:
+        res["service"] = _service(rec, data / items[0]["audio"], pool, len(reserved), big, service)
     res["peak_mb_end"] = _peak_mb()
     res["wall_seconds"] = round(time.time() - t_start, 1)
     write_results(out, "scaling", res, markdown(res))
     return res
+
+
+def _rss_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _service(rec: Recognizer, audio: Path, pool: list[str], reserved: int, size: int, n: int) -> dict:
+    """The service (its app, in this process) answering ``n`` requests at once, each with its own
+    ``size``-entry list: resident memory before, the most while they are in flight (sampled every
+    20 ms), and after; the compiled-list cache's estimate after."""
+    import json
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from ..inference import biasing_list as bl
+    from ..service.app import Limits, create_app
+
+    rng = random.Random("service")
+    lists = [json.dumps(draw_list([], pool, size, rng, reserved)) for _ in range(n)]
+    data = audio.read_bytes()
+    with TestClient(create_app(rec, Limits(max_entries=size))) as client:
+        def ask(words: str | None) -> int:
+            form = {"words": words} if words else {}
+            return client.post("/v1/transcribe", files={"audio": (audio.name, data)}, data=form).status_code
+
+        ask(None)
+        before = _rss_mb()
+        top, done = [before], threading.Event()
+
+        def sample():
+            while not done.is_set():
+                top[0] = max(top[0], _rss_mb())
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=sample)
+        watcher.start()
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(n) as ex:
+            codes = list(ex.map(ask, lists))
+        seconds = time.perf_counter() - t0
+        done.set()
+        watcher.join()
+    return {"requests": n, "entries": size, "ok": sum(c == 200 for c in codes), "seconds": round(seconds, 2),
+            "rss_before_mb": round(before, 1), "rss_peak_mb": round(max(top[0], _rss_mb()), 1),
+            "rss_after_mb": round(_rss_mb(), 1), "cache_mb": round(bl._CACHE.nbytes / 2**20, 1),
+            "cache_budget_mb": round(bl._CACHE.max_bytes / 2**20, 1), "cached_lists": len(bl._CACHE)}
 
 
 def _strangers(rec: Recognizer, items, audio, pool: list[str], size: int, progress: bool) -> dict:
@@ -179,9 +235,23 @@ def markdown(r: dict) -> str:
                  f"{v['rtf']} | {v.get('rtf_vs_none', '')} | {v['compile_seconds_per_list']} | "
                  f"{v.get('run_vs_none', '')} | {v.get('shortlist_recall', '—')} | {v.get('shortlist_mean_entries', '—')} | "
                  f"{v['peak_mb']:,} |")
+    sizes = r["sizes"]
+    if "0" in sizes and len(sizes) > 1:
+        big = max(sizes, key=int)
+        L += ["", f"Peak memory with {int(big):,} entries: {sizes[big]['peak_mb']:,} MB, "
+              f"{sizes[big]['peak_mb'] - sizes['0']['peak_mb']:+,.1f} MB over the no-list run's (every size before it "
+              f"included: the peak is the process's)."]
     cf = r["compile_fresh"]
     L += ["", f"A {cf['entries']:,}-entry list compiled afresh (no cache): {cf['seconds']} s. Peak memory at the start "
           f"(model loaded): {r['peak_mb_start']:,} MB; at the end: {r['peak_mb_end']:,} MB."]
+    v = r.get("service")
+    if v:
+        L += ["", f"## The service: {v['requests']} requests at once, each with its own {v['entries']:,}-entry list", "",
+              f"The app in the bench's process ({v['ok']} of {v['requests']} answered in {v['seconds']} s, two decoding "
+              f"at a time): resident {v['rss_before_mb']:,} MB before (model loaded, one request without a list "
+              f"answered), at most {v['rss_peak_mb']:,} MB while they were in flight "
+              f"(+{v['rss_peak_mb'] - v['rss_before_mb']:,.1f} MB), {v['rss_after_mb']:,} MB after. Compiled lists "
+              f"cached: {v['cached_lists']}, {v['cache_mb']:,} MB by their estimate (budget {v['cache_budget_mb']:,} MB)."]
     s = r.get("strangers")
     if s:
         L += ["", f"## Strangers' lists ({s['entries']:,} entries, none of the utterance's entities)", "",
