@@ -155,7 +155,7 @@ def run(out: Path, data: Path, dev_utts: int = 2000, audio_dev: int = 10, model_
         refs += [r["text"] for r in rows]
     share = time_share(rec, files, refs)
     r = {"commit": _commit(), "punctuation": punct, "itn": itn, "time": share,
-         "model": rec.punctuation.meta, "wall_seconds": round(time.time() - t0, 1)}
+         "model": {k: v for k, v in rec.punctuation.meta.items() if k != "lower"}, "wall_seconds": round(time.time() - t0, 1)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "format.json").write_text(json.dumps(r, indent=2, ensure_ascii=False))
     (out / "FORMAT.md").write_text(_report(r), encoding="utf-8")

@@ -69,7 +69,10 @@ class PunctuationModel:
     keys: np.ndarray  # sorted uint32 feature hashes
     weights: np.ndarray  # (features, len(MARKS) + len(CASES))
     lexicon: dict[str, str]  # mixed-case forms by lower-case word
-    meta: dict
+    meta: dict  # with "lower": the words always written in lower case
+
+    def __post_init__(self):
+        self.lower = frozenset(self.meta.get("lower", ()))
 
     @classmethod
     def load(cls, path: str | Path) -> "PunctuationModel":
@@ -105,7 +108,7 @@ class PunctuationModel:
             if ends is not None and ends[i] and m not in ENDS:
                 m = MARKS.index(".")
             marks.append(m)
-            cases.append(int(np.argmax(z[nm:])))
+            cases.append(0 if words[i] in self.lower else int(np.argmax(z[nm:])))
             if m in ENDS:
                 start = i + 1
         return marks, cases

@@ -44,6 +44,9 @@ class PunctTrainConfig:
     # features whose weights all stay below this are dropped: on held-out training sentences 0.2
     # keeps every F1 within 0.002 and the file at a fifth of its size (7.4 -> 1.5 MB)
     prune: float = 0.2
+    # the words always written in lower case: seen this often, in lower case at least this share of times
+    lower_min: int = 20
+    lower_share: float = 0.99
     limit: int = 0  # only the first N sentences (tests); 0: all
 
 
@@ -221,6 +224,10 @@ def train_punctuation(cfg: PunctTrainConfig, sentences: list[tuple[str, str]] | 
                 forms[w][form if c == 3 else CASES[c]] += 1
     lexicon = {w: c.most_common(1)[0][0] for w, c in forms.items()
                if c.most_common(1)[0][0] not in CASES and c.most_common(1)[0][1] >= 2}
+    # words seen often and nearly always in lower case stay so whatever their neighbours say ("call
+    # my mother": names follow "call" in the assistant's sentences)
+    lower = sorted(w for w, c in forms.items()
+                   if sum(c.values()) >= cfg.lower_min and c["lower"] >= cfg.lower_share * sum(c.values()))
     seqs = runs(kept, random.Random(cfg.seed), cfg.max_run)
     keys, offsets, marks, cases = matrix(seqs)
     uniq, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
@@ -235,10 +242,10 @@ def train_punctuation(cfg: PunctTrainConfig, sentences: list[tuple[str, str]] | 
     strong[uniq[counts >= cfg.min_count] == feature_keys(["b"])[0]] = True  # the bias feature always stays
     log.info("%d features kept of %d (weights of %.2f or more)", strong.sum(), len(strong), cfg.prune)
     model = PunctuationModel(uniq[counts >= cfg.min_count][strong].astype(np.uint32), w[strong], lexicon,
-                             {"marks": list(MARKS), "cases": list(CASES), "sentences": len(kept),
+                             {"marks": list(MARKS), "cases": list(CASES), "lower": lower, "sentences": len(kept),
                               "words": int(len(marks)), "l2": cfg.l2, "seed": cfg.seed})
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(cfg.out)
     return {"sentences": len(kept), "words": int(len(marks)), "features": int(strong.sum()),
-            "lexicon": len(lexicon), "bytes": cfg.out.stat().st_size, "seconds": round(time.time() - t0, 1),
+            "lexicon": len(lexicon), "lower": len(lower), "bytes": cfg.out.stat().st_size, "seconds": round(time.time() - t0, 1),
             "out": str(cfg.out)}
