@@ -114,7 +114,7 @@ def reference(clips, rec) -> dict[str, dict]:
 
 
 def _same(got: dict, want: dict) -> None:
-    assert got["error"] is None and got["text"] == want["text"]
+    assert got["error"] is None and got["text"] == want["text"] and got["raw_text"] == want["raw_text"]
     assert [(w["word"], w["entity"]) for w in got["words"]] == [(w["word"], w["entity"]) for w in want["words"]]
     assert got["duration"] > 0 and got["rtf"] > 0
 
@@ -183,8 +183,8 @@ def test_merge_keeps_one_row_per_id_and_prefers_success(tmp_path):
     import pyarrow as pa
 
     out = tmp_path / "out.jsonl"
-    ok = {"id": "a", "audio": "a.wav", "text": "hi", "words": [], "duration": 1.0, "rtf": 0.1, "error": None}
-    bad = {**ok, "text": None, "words": None, "duration": None, "rtf": None, "error": "AudioError: x"}
+    ok = {"id": "a", "audio": "a.wav", "text": "Hi.", "raw_text": "hi", "words": [], "duration": 1.0, "rtf": 0.1, "error": None}
+    bad = {**ok, "text": None, "raw_text": None, "words": None, "duration": None, "rtf": None, "error": "AudioError: x"}
     out.write_text(json.dumps(bad) + "\n" + json.dumps({**ok, "id": "b"}) + "\n", encoding="utf-8")
     parts = batch.parts_dir(out)
     parts.mkdir()
@@ -192,7 +192,7 @@ def test_merge_keeps_one_row_per_id_and_prefers_success(tmp_path):
     assert batch.done_ids(out) == {"a", "b"}
     assert batch.merge(out) == (2, 0)
     rows = _rows(out)
-    assert rows["a"]["text"] == "hi" and rows["b"]["text"] == "hi" and not parts.exists()
+    assert rows["a"]["text"] == "Hi." and rows["b"]["text"] == "Hi." and not parts.exists()
 
 
 # ---------------------------------------------------------------- on Ray

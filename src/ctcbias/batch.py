@@ -75,7 +75,7 @@ def schema():
     word = pa.struct([("word", pa.string()), ("start", pa.float64()), ("end", pa.float64()),
                       ("confidence", pa.float64()), ("entity", pa.bool_())])
     return pa.schema([("id", pa.string()), ("audio", pa.string()), ("text", pa.string()),
-                      ("words", pa.list_(word)), ("duration", pa.float64()), ("rtf", pa.float64()),
+                      ("raw_text", pa.string()), ("words", pa.list_(word)), ("duration", pa.float64()), ("rtf", pa.float64()),
                       ("error", pa.string())])
 
 
@@ -260,7 +260,7 @@ class Worker:
         r = self.rec.transcribe(x, sample_rate=SAMPLE_RATE, words=self._words(key), options=self.opts)
         d = r.to_dict()
         dt = fetched + time.perf_counter() - t1  # rtf: reading + compiling + transcribing, not loading
-        return {"text": d["text"], "words": d["words"], "duration": r.duration,
+        return {"text": d["text"], "raw_text": d["raw_text"], "words": d["words"], "duration": r.duration,
                 "rtf": dt / r.duration if r.duration else None, "error": None}
 
     def __call__(self, batch):
@@ -271,7 +271,7 @@ class Worker:
             try:
                 res = self._one(path, key)
             except Exception as e:  # any one row's failure is that row's, never the batch's
-                res = {"text": None, "words": None, "duration": None, "rtf": None,
+                res = {"text": None, "raw_text": None, "words": None, "duration": None, "rtf": None,
                        "error": f"{type(e).__name__}: {e}"}
             out.append({"id": str(rid), "audio": str(audio), **res})
         return pa.Table.from_pylist(out, schema=schema())
