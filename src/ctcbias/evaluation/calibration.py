@@ -87,7 +87,7 @@ def collect(rec, items: list[dict], root: Path, size: str = "100", progress: boo
     from tqdm import tqdm
 
     recorder = _Recorder(rec.confidence)
-    rec._confidence = recorder
+    rec.confidence = recorder
     rows: list[Row] = []
     try:
         for it in tqdm(items, desc=desc, disable=not progress):
@@ -98,7 +98,7 @@ def collect(rec, items: list[dict], root: Path, size: str = "100", progress: boo
             for (w, raw, kind, cal), ok in zip(words, right_words(it["text"], [w for w, *_ in words])):
                 rows.append(Row(w, raw, kind, cal, ok))
     finally:
-        rec._confidence = recorder.inner
+        rec.confidence = recorder.inner
     return rows
 
 
@@ -148,7 +148,7 @@ def fit(data: Path, out: Path, n: int = FIT_N, start: int = FIT_FROM, progress: 
     from ..inference.recognizer import Recognizer
 
     rec = Recognizer.load()
-    rec._confidence = Calibration()  # raw scores in
+    rec.confidence = Calibration()  # raw scores in
     t0 = time.perf_counter()
     rows = collect(rec, _dev(data, "dev", start, n), data, progress=progress, desc="dev")
     maps = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import weakref
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -307,56 +308,49 @@ class Recognizer:
                     [list(e.tokens[0]) for e in bias.entries]).compact(torch.bfloat16, self.adapter)
         return emb
 
-    @property
+    def _asset(self, name: str) -> Path:
+        """``name`` in the model folder, else the shipped one (a model trained without it)."""
+        f = self.model_dir / name
+        return f if f.exists() else DEFAULT_MODEL / name
+
+    # the models beside the heads load on first use: a call that does not need one never pays for it
+    @cached_property
     def punctuation(self):
-        """The punctuation and casing model (``punctuation.npz``; the shipped one if the model has none)."""
-        if not hasattr(self, "_punctuation"):
-            from .punctuation import PunctuationModel
+        """The punctuation and casing model (``punctuation.npz``)."""
+        from .punctuation import PunctuationModel
 
-            f = self.model_dir / "punctuation.npz"
-            self._punctuation = PunctuationModel.load(f if f.exists() else DEFAULT_MODEL / "punctuation.npz")
-        return self._punctuation
+        return PunctuationModel.load(self._asset("punctuation.npz"))
 
-    @property
+    @cached_property
     def lookup_model(self):
-        """The lexicon lookup's judge (``lexicon_lookup.json``; the shipped one if the model has none)."""
-        if not hasattr(self, "_lookup"):
-            from .lookup_judge import LookupModel
+        """The lexicon lookup's judge (``lexicon_lookup.json``)."""
+        from .lookup_judge import LookupModel
 
-            f = self.model_dir / "lexicon_lookup.json"
-            self._lookup = LookupModel.load(f if f.exists() else DEFAULT_MODEL / "lexicon_lookup.json")
-        return self._lookup
+        return LookupModel.load(self._asset("lexicon_lookup.json"))
 
-    @property
+    @cached_property
     def joint_lookup_model(self):
         """The judge that also weighs the contextual adapter's attention (``lexicon_lookup_joint.json``,
         fitted with this model's adapter), or None."""
-        if not hasattr(self, "_joint_lookup"):
-            from .lookup_judge import LookupModel
+        from .lookup_judge import LookupModel
 
-            f = self.model_dir / "lexicon_lookup_joint.json"
-            self._joint_lookup = LookupModel.load(f) if f.exists() and self.adapter is not None else None
-        return self._joint_lookup
+        f = self.model_dir / "lexicon_lookup_joint.json"
+        return LookupModel.load(f) if f.exists() and self.adapter is not None else None
 
-    @property
+    @cached_property
     def confidence(self):
-        """The word-confidence calibration (``confidence.json``; the shipped one if the model has none)."""
-        if not hasattr(self, "_confidence"):
-            from .confidence import Calibration
+        """The word-confidence calibration (``confidence.json``)."""
+        from .confidence import Calibration
 
-            f = self.model_dir / "confidence.json"
-            self._confidence = Calibration.load(f if f.exists() else DEFAULT_MODEL / "confidence.json")
-        return self._confidence
+        return Calibration.load(self._asset("confidence.json"))
 
-    @property
+    @cached_property
     def lm(self):
         """The word n-gram LM shipped with the model (``lm.bin`` or ``lm.arpa``), or None."""
-        if not hasattr(self, "_lm"):
-            from ..language_model import KenLM
+        from ..language_model import KenLM
 
-            f = next((self.model_dir / n for n in ("lm.bin", "lm.arpa") if (self.model_dir / n).exists()), None)
-            self._lm = KenLM(f) if f else None
-        return self._lm
+        f = next((self.model_dir / n for n in ("lm.bin", "lm.arpa") if (self.model_dir / n).exists()), None)
+        return KenLM(f) if f else None
 
     def compile(self, words: list[str] | None, options: "DecodingOptions | None" = None) -> BiasingList:
         """Compile a word list once (cached by content) for many calls."""
