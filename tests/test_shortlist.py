@@ -108,3 +108,23 @@ def test_a_cached_catalog_keeps_one_copy_in_the_attention_precision(rec):
         fresh = rec.adapter.embed([list(e.tokens[0]) for e in bias.entries])
     assert torch.equal(fresh.keys.to(torch.bfloat16), cat.keys)
     assert bias.nbytes() >= keys.untyped_storage().nbytes() + values.untyped_storage().nbytes()
+
+
+def test_a_shortlist_decode_keeps_the_entities_the_judge_accepts(rec):
+    from ctcbias.inference.result import Result
+    from ctcbias.inference.shortlist import confirmed
+    from ctcbias.normalize import normalize
+
+    big = rec.compile(_big_list())
+    opts = rec.resolve()
+    opts = replace(opts, shortlist=replace(opts.shortlist, confirm=True))
+    run = rec.pipeline(EXAMPLES / "pharmacy.wav")
+    text = run.decode(big, opts).text
+    assert "Lisinopril" in text and "Tocilizumab" in text
+    # a decode that also names an entry the audio does not hold: the judge's decode stands instead
+    sub = sub_list(big, [1, 2, 2000], counts_as=len(big))
+    said = normalize(text)
+    fake = Result(f"{said} {sub.entries[2].spoken}")
+    out = normalize(confirmed(run, fake, sub, opts).raw_text)
+    assert sub.entries[2].spoken not in out and "lisinopril" in out and "tocilizumab" in out
+    assert confirmed(run, Result(said), sub, opts).raw_text == said  # every entity accepted: as it was

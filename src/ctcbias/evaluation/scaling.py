@@ -225,7 +225,9 @@ def markdown(r: dict) -> str:
          "the list compiled beforehand; run with compile: the whole run, every utterance's list compiled in it, "
          "against the no-list run. Lists over "
          f"{sl['over']:,} entries decode with a shortlist per utterance (at most {sl['size']} entries: phone-pair "
-         f"index, the best {sl['pool']} keyword-spotted); shortlist recall: the share of said entities it kept. "
+         f"index, the best {sl['pool']} keyword-spotted"
+         + ("; the decode's entities confirmed by the lexicon lookup's judge" if sl.get("confirm") else "")
+         + "); shortlist recall: the share of said entities it kept. "
          "Peak memory: the process's peak resident size after that size's run (sizes run smallest first).", "",
          "| entries | F1 | precision | recall | U-WER | RTF | RTF / no list | compile s | run with compile / no list | "
          "shortlist recall | shortlist entries | peak MB |",

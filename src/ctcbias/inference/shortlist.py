@@ -28,7 +28,7 @@ from ..tokenizer import PhoneSet
 from .align import KeywordGraph, ctc_keyword_scores
 from .biasing_list import BiasingList, TokenTrie
 
-__all__ = ["PhoneIndex", "phone_index", "shortlist", "sub_list"]
+__all__ = ["PhoneIndex", "confirmed", "phone_index", "shortlist", "sub_list"]
 
 _PH = PhoneSet()
 _N = len(_PH)
@@ -155,3 +155,37 @@ def sub_list(bias: BiasingList, ks: list[int], counts_as: int | None = None) -> 
     out._full.update({i: bias._full[k] for i, k in enumerate(ks) if k in bias._full})
     out.counts_as = min(len(bias), counts_as) if counts_as else len(bias)
     return out
+
+
+def confirmed(run, result, bias: BiasingList, opts):
+    """``result`` (decoded on the shortlist ``bias``) if the lexicon lookup's judge accepts each of
+    its entities, else the decode the judge gives: without the adapter and the boosts, the lookup
+    alone offered the entities ``result`` holds. The shortlist holds the big list's best
+    sound-alikes of the utterance, and boosting or the adapter put one in where the words alone
+    came close; the judge weighs both heads and the LM before it replaces words."""
+    from dataclasses import replace
+
+    from ..normalize import normalize
+    from .result import entity_spans
+
+    ks = sorted({k for _, _, k in entity_spans(normalize(result.raw_text).split(), bias)})
+    if not ks or "lexicon" not in opts.techniques:
+        return result
+    said = sub_list(bias, ks)
+    said.counts_as = bias.counts_as
+    o = replace(opts, bias="decoder", techniques=tuple(t for t in opts.techniques if t in ("lexicon", "g2g")),
+                word_guard=False)
+    if opts.shortlist.confirm_threshold is not None:
+        o = replace(o, lexicon_threshold=opts.shortlist.confirm_threshold, lexicon_threshold_slope=0.0)
+    sure: set[int] = set()
+    if opts.shortlist.confirm_distance is not None:
+        from .entity_guard import entity_distances
+
+        post, text = run.posteriors(bias, opts), normalize(result.raw_text)
+        d = entity_distances(run.rec.tokenizer.encode(text), text, post.subword, post.phone, run.rec.tokenizer, bias)
+        sure = {k for _, _, k, x in d or () if x <= opts.shortlist.confirm_distance}
+        if sure >= set(ks):
+            return result
+    check = run.rec.decode(run.posteriors(said, replace(opts, bias="none")), said, o)
+    kept = {said.entries[k].spoken for _, _, k in entity_spans(normalize(check.raw_text).split(), said)}
+    return result if {bias.entries[k].spoken for k in ks if k not in sure} <= kept else check
