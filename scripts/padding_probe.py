@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ctcbias.data.build import BuildConfig, plan
 from ctcbias.training.features import cache_features
+from ctcbias.training.loop import SpecAugment
 from ctcbias.training.train import TrainConfig, train
 
 WAYS = {"plain": (0.0, False), "packed": (30.0, True), "tail5": (5.0, False), "layer4": (0.0, False)}
@@ -95,7 +96,8 @@ def main() -> None:
                 cache_features(a.work / f"{name}.jsonl", feats, jobs=1, pad=pad, pack=pack and name == "train")
         out = a.work / f"model-{way}"
         train(TrainConfig(data=a.work, feats=feats, work=a.work / f"run-{way}", out=out, epochs=a.epochs,
-                          batch_frames=5000, lr=1.2e-3, warmup=50, time_mask_max=8, dim_mask_max=24))
+                          batch_frames=5000, lr=1.2e-3, warmup=50,
+                          augment=SpecAugment(time_mask_max=8, dim_mask_max=24)))
         meta = json.loads((out / "config.json").read_text())
         results[way] = {"pad": pad, "pack": pack, "steps": meta["steps"], "dev": meta["dev"],
                         "train_hours": meta["train_hours"]}

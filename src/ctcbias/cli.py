@@ -122,88 +122,121 @@ def _log_to(path: Path) -> None:
 train_app = typer.Typer(no_args_is_help=True, help="Build the trained artifacts.")
 
 
-# options the training commands share (their defaults: the config dataclasses')
-_DATA = typer.Option(Path("data/synth"), help="data factory output")
-_FEATS = typer.Option(Path("data/feats"), help="encoder feature cache (made by 'train base')")
-_EPOCHS = typer.Option(None, min=0.01, help="passes over the training set (default: the config's)")
-_LIMIT = typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit")
-
-
 def _given(**options) -> dict:
     """The options given on the command line; the rest keep their config dataclass's defaults."""
     return {k: v for k, v in options.items() if v is not None}
 
 
+class _LoopOptions:
+    """The options of the commands that run a training loop: the settings every
+    :class:`~ctcbias.training.loop.LoopConfig` has, declared once (:func:`_loop_command`)."""
+
+    def __init__(self, data: Path, feats: Path, work: Path, epochs: float | None, limit_minutes: float,
+                 lr: float | None, warmup: int | None, init: Path | None):
+        self.data, self.feats, self.work, self.init = data, feats, work, init
+        self.limit_minutes, self.epochs, self.lr, self.warmup = limit_minutes, epochs, lr, warmup
+
+    def start_log(self) -> None:
+        """The work folder made, and the run's log going to its ``train.log`` and to stderr."""
+        self.work.mkdir(parents=True, exist_ok=True)
+        _log_to(self.work / "train.log")
+
+    def config(self, cls, **fields):
+        """A ``cls`` (a LoopConfig) with these options and ``fields``; what was not given keeps its default."""
+        return cls(data=self.data, feats=self.feats, work=self.work, limit_minutes=self.limit_minutes, init=self.init,
+                   **_given(epochs=self.epochs, lr=self.lr, warmup=self.warmup), **fields)
+
+
+def _loop_command(name: str, config: str, work: Path, work_help: str, init_help: str):
+    """Register ``f(loop, **own)`` as the training command ``train NAME``: its options are the
+    loop's (``config``: the config class whose defaults apply), given to it as ``loop``, then its own."""
+    import functools
+    import inspect
+    import typing
+
+    shared = {
+        "data": (Path, typer.Option(Path("data/synth"), help="data factory output")),
+        "feats": (Path, typer.Option(Path("data/feats"), help="encoder feature cache (made by 'train base')")),
+        "work": (Path, typer.Option(work, help=work_help)),
+        "epochs": (Optional[float], typer.Option(None, min=0.01, help=f"passes over the training set (default: "
+                                                                     f"{config}'s)")),
+        "limit_minutes": (float, typer.Option(0.0, min=0.0, help="stop (resumable) after this long; 0 = no limit")),
+        "lr": (Optional[float], typer.Option(None, min=0.0, help=f"default: {config}'s")),
+        "warmup": (Optional[int], typer.Option(None, min=1, help=f"warm-up steps (default: {config}'s)")),
+        "init": (Optional[Path], typer.Option(None, help=init_help)),
+    }
+
+    def wrap(command):
+        hints = typing.get_type_hints(command)
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        params = [inspect.Parameter(n, kind, default=d, annotation=t) for n, (t, d) in shared.items()]
+        params += [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values()
+                   if p.name != "loop"]
+
+        @functools.wraps(command)
+        def run(**kw):
+            return command(_LoopOptions(**{n: kw.pop(n) for n in shared}), **kw)
+
+        run.__signature__ = inspect.Signature(params)
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        return train_app.command(name)(run)
+
+    return wrap
+
+
 app.add_typer(train_app, name="train")
 
 
-@train_app.command("base")
+@_loop_command("base", "TrainConfig", Path("data/train-work"), "checkpoints and lexicon",
+               "start from an earlier run's checkpoint (last.pt) or a shipped stack.pt")
 def train_base(
-    data: Path = _DATA,
-    feats: Path = _FEATS,
-    work: Path = typer.Option(Path("data/train-work"), help="checkpoints and lexicon"),
+    loop: _LoopOptions,
     out: Path = typer.Option(Path("src/ctcbias/assets/base"), help="where the shipped model goes"),
-    epochs: Optional[float] = _EPOCHS,
-    limit_minutes: float = _LIMIT,
     jobs: int = typer.Option(2, min=1, help="encoder workers for the feature cache"),
-    init: Optional[Path] = typer.Option(None, help="start from an earlier run's checkpoint (last.pt) or a "
-                                                   "shipped stack.pt"),
-    lr: Optional[float] = typer.Option(None, min=0.0, help="default: TrainConfig's"),
-    warmup: Optional[int] = typer.Option(None, min=1, help="default: TrainConfig's"),
     time_mask_max: Optional[int] = typer.Option(None, min=0, help="SpecAugment: longest time mask, encoder frames "
-                                                                  "(default: TrainConfig's)"),
+                                                                  "(default: SpecAugment's)"),
     dim_mask_max: Optional[int] = typer.Option(None, min=0, help="SpecAugment: widest feature mask (default: "
-                                                                 "TrainConfig's)"),
+                                                                 "SpecAugment's)"),
     pad: float = typer.Option(0.0, min=0.0, max=30.0,
                               help="seconds of zero audio after each clip in the encoder (30: Whisper's own window)"),
     pack: bool = typer.Option(False, help="with --pad 30: several training clips share one window (cheaper)"),
 ):
     """Cache encoder features (resumable), then train the CTC stack (resumable) and export it."""
     from .training.features import cache_features
+    from .training.loop import SpecAugment
     from .training.train import TrainConfig, train
 
     for name in ("train", "dev"):
-        if not (data / f"{name}.jsonl").exists():
-            typer.echo(f"{data / (name + '.jsonl')}: missing; run 'ctcbias data build' first", err=True)
+        if not (loop.data / f"{name}.jsonl").exists():
+            typer.echo(f"{loop.data / (name + '.jsonl')}: missing; run 'ctcbias data build' first", err=True)
             raise typer.Exit(2)
-    work.mkdir(parents=True, exist_ok=True)
-    _log_to(work / "train.log")
+    loop.start_log()
     if pack and pad < 30:
         typer.echo("--pack needs --pad 30", err=True)
         raise typer.Exit(2)
     for name in ("dev", "train"):
-        cache_features(data / f"{name}.jsonl", feats, jobs=jobs, pad=pad, pack=pack and name == "train")
-    train(TrainConfig(data=data, feats=feats, work=work, out=out, limit_minutes=limit_minutes, init=init,
-                      **_given(epochs=epochs, lr=lr, warmup=warmup, time_mask_max=time_mask_max,
-                               dim_mask_max=dim_mask_max)))
+        cache_features(loop.data / f"{name}.jsonl", loop.feats, jobs=jobs, pad=pad, pack=pack and name == "train")
+    augment = SpecAugment(**_given(time_mask_max=time_mask_max, dim_mask_max=dim_mask_max))
+    train(loop.config(TrainConfig, out=out, augment=augment))
 
 
-@train_app.command("adapter")
+@_loop_command("adapter", "AdapterTrainConfig", Path("data/adapter-work"), "checkpoints and log",
+               "start from this adapter (adapter.pt or a checkpoint): a second phase with its own schedule")
 def train_adapter_cmd(
-    data: Path = _DATA,
-    feats: Path = _FEATS,
+    loop: _LoopOptions,
     model: Path = typer.Option(Path("src/ctcbias/assets/base"), help="the frozen base; adapter.pt goes beside it"),
-    work: Path = typer.Option(Path("data/adapter-work"), help="checkpoints and log"),
-    epochs: Optional[float] = _EPOCHS,
-    limit_minutes: float = _LIMIT,
-    lr: Optional[float] = typer.Option(None, min=0.0, help="default: AdapterTrainConfig's"),
     max_distractors: Optional[int] = typer.Option(None, min=0, help="most distractors in a training list "
                                                                     "(default: AdapterTrainConfig's)"),
-    warmup: Optional[int] = typer.Option(None, min=0, help="warm-up steps (default: AdapterTrainConfig's)"),
-    init: Optional[Path] = typer.Option(None, help="start from this adapter (adapter.pt or a checkpoint): a second "
-                                                   "phase with its own schedule"),
 ):
     """Train the contextual adapter (encoder biasing) on the frozen base stack, resumable."""
     from .training.adapter import AdapterTrainConfig, train_adapter
 
-    if not (model / "stack.pt").exists() or not (feats / "train").exists():
-        typer.echo(f"need a trained base in {model} and its feature cache in {feats} ('ctcbias train base')", err=True)
+    if not (model / "stack.pt").exists() or not (loop.feats / "train").exists():
+        typer.echo(f"need a trained base in {model} and its feature cache in {loop.feats} ('ctcbias train base')",
+                   err=True)
         raise typer.Exit(2)
-    work.mkdir(parents=True, exist_ok=True)
-    _log_to(work / "train.log")
-    train_adapter(AdapterTrainConfig(data=data, feats=feats, model=model, work=work, limit_minutes=limit_minutes,
-                                     init=init, **_given(epochs=epochs, lr=lr, max_distractors=max_distractors,
-                                                         warmup=warmup)))
+    loop.start_log()
+    train_adapter(loop.config(AdapterTrainConfig, model=model, **_given(max_distractors=max_distractors)))
 
 
 @train_app.command("lm")

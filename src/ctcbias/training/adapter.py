@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,33 +26,27 @@ from ..model import CTCStack, StackConfig
 from ..tokenizer import Tokenizer
 from .features import FeatureSet
 from ..inference.result import greedy_units
-from .loop import Run, collate, ctc_loss, load_weights, optimizer_step
+from .loop import LoopConfig, Run, SpecAugment, collate, ctc_loss, load_weights, optimizer_step
 
 log = logging.getLogger("ctcbias.adapter")
 
 
 @dataclass
-class AdapterTrainConfig:
-    data: Path = Path("data/synth")
-    feats: Path = Path("data/feats")
+class AdapterTrainConfig(LoopConfig):
+    """The adapter's training: :class:`~ctcbias.training.loop.LoopConfig` with the adapter's
+    defaults, and its random lists."""
+
     model: Path = Path("src/ctcbias/assets/base")  # the frozen base; the adapter is written beside it
     work: Path = Path("data/adapter-work")
     epochs: float = 2.0
-    batch_frames: int = 10000
     lr: float = 1e-3
     warmup: int = 100
+    # light masks, so the adapter cannot lean on perfect audio
+    augment: SpecAugment = field(default_factory=lambda: SpecAugment(time_mask_max=10, dim_masks=0, dim_mask_max=0))
     max_distractors: int = 300
     p_absent: float = 0.2
     p_empty: float = 0.1
     p_phrase: float = 0.5  # per utterance: also list a random span of its own words (more positives)
-    time_masks: int = 2  # light SpecAugment, so the adapter cannot lean on perfect audio
-    time_mask_max: int = 10
-    dim_masks: int = 0
-    dim_mask_max: int = 0
-    ckpt_every: int = 100
-    seed: int = 0
-    limit_minutes: float = 0.0
-    init: Path | None = None  # start from an earlier adapter (adapter.pt or a checkpoint): a second phase
 
 
 def load_base(model_dir: Path) -> tuple[CTCStack, Tokenizer]:
@@ -161,7 +155,7 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     for epoch, bi, batch, _ in run.stream():
         lrng = random.Random(f"{cfg.seed}:{epoch}:{bi}")  # the same list again on resume
         lst = batch_list(batch, pool, cfg, lrng)
-        x, lengths = collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
+        x, lengths = collate(batch, ftrain, cfg.augment, np.random.default_rng([cfg.seed, epoch, bi]))
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
             low = stack.lower(x, lengths)
             base = stack.upper(*low)  # the frozen stack runs once, without gradients

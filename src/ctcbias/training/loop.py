@@ -1,6 +1,7 @@
-"""Training-loop helpers shared by the stack's and the adapter's training: length-bucketed
-batches, a resumable batch stream, padded (and, in training, masked) feature batches, CTC loss,
-and :class:`Run`, the bookkeeping of one resumable, time-limited run."""
+"""Training-loop helpers shared by the stack's and the adapter's training: their common settings
+(:class:`LoopConfig`), length-bucketed batches, a resumable batch stream, padded (and, in
+training, masked) feature batches, CTC loss, and :class:`Run`, the bookkeeping of one resumable,
+time-limited run."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import logging
 import math
 import random
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,13 +18,41 @@ import torch.nn.functional as F
 
 from .features import FeatureSet
 
-if TYPE_CHECKING:  # the config is train.py's; train.py imports this module
-    from .train import TrainConfig
-
-__all__ = ["Run", "batch_stream", "batches", "collate", "cosine_lr", "ctc_loss", "load_checkpoint", "load_weights",
+__all__ = ["LoopConfig", "Run", "SpecAugment", "batch_stream", "batches", "collate", "cosine_lr", "ctc_loss", "load_checkpoint", "load_weights",
            "optimizer_step", "save_checkpoint"]
 
 log = logging.getLogger("ctcbias.train")
+
+
+@dataclass
+class SpecAugment:
+    """Masks on the encoder features of a training batch: ``time_masks`` spans of up to
+    ``time_mask_max`` frames and ``dim_masks`` bands of up to ``dim_mask_max`` feature dimensions,
+    zeroed. The defaults are the stack's."""
+
+    time_masks: int = 2
+    time_mask_max: int = 25  # encoder frames
+    dim_masks: int = 2
+    dim_mask_max: int = 48
+
+
+@dataclass
+class LoopConfig:
+    """What a training run reads (:class:`Run`, :func:`collate`), common to the stack's and the
+    adapter's configs, which extend it. The defaults are the stack's."""
+
+    data: Path = Path("data/synth")
+    feats: Path = Path("data/feats")
+    work: Path = Path("data/train-work")
+    epochs: float = 3.0
+    batch_frames: int = 10000  # encoder frames (50 Hz) per batch, ~200 s of audio
+    lr: float = 1.2e-3
+    warmup: int = 300
+    augment: SpecAugment = field(default_factory=SpecAugment)
+    ckpt_every: int = 100
+    seed: int = 0
+    limit_minutes: float = 0.0  # stop (checkpointed) after this much wall time; 0 = no limit
+    init: Path | None = None  # start from the weights of an earlier run (a second phase with its own schedule)
 
 
 def batches(items: list[dict], max_frames: int, rng: random.Random) -> list[list[dict]]:
@@ -57,19 +86,20 @@ def batch_stream(items: list[dict], max_frames: int, seed: int, step: int = 0):
         epoch, first = epoch + 1, first + len(epoch_batches)
 
 
-def collate(batch: list[dict], feats: FeatureSet, cfg: "TrainConfig | None", rng: np.random.Generator | None):
+def collate(batch: list[dict], feats: FeatureSet, augment: SpecAugment | None, rng: np.random.Generator | None):
+    """Padded features ``(batch, frames, width)`` and their lengths; ``augment`` (training): masked."""
     t = max(it["n"] for it in batch)
     x = np.zeros((len(batch), t, feats.chunks[0].shape[1]), dtype=np.float32)
     for i, it in enumerate(batch):
         f = np.asarray(feats[it["id"]], dtype=np.float32)
-        if cfg is not None:  # SpecAugment on the encoder features
+        if augment is not None:
             f = f.copy()
-            for _ in range(cfg.time_masks):
-                w = rng.integers(0, cfg.time_mask_max + 1)
+            for _ in range(augment.time_masks):
+                w = rng.integers(0, augment.time_mask_max + 1)
                 s = rng.integers(0, max(1, len(f) - w))
                 f[s:s + w] = 0
-            for _ in range(cfg.dim_masks):
-                w = rng.integers(0, cfg.dim_mask_max + 1)
+            for _ in range(augment.dim_masks):
+                w = rng.integers(0, augment.dim_mask_max + 1)
                 s = rng.integers(0, f.shape[1] - w)
                 f[:, s:s + w] = 0
         x[i, : it["n"]] = f
@@ -131,8 +161,8 @@ class Run:
     wall time so far (from ``ckpt`` when it exists), a cosine learning rate fitted to the step
     count or the time limit, whichever ends first, checkpoints, and a progress bar.
 
-    ``cfg`` needs ``epochs``, ``batch_frames``, ``lr``, ``warmup``, ``limit_minutes``, ``seed`` and
-    ``ckpt_every``."""
+    ``cfg``: a :class:`LoopConfig` (or anything with its ``epochs``, ``batch_frames``, ``lr``,
+    ``warmup``, ``limit_minutes``, ``seed`` and ``ckpt_every``)."""
 
     def __init__(self, ckpt: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, items: list[dict], cfg,
                  desc: str):

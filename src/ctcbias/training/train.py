@@ -21,32 +21,20 @@ from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer, train_sentencepiece
 from ..inference.result import greedy_units
 from .features import FeatureSet, feature_kind
-from .loop import Run, batches, collate, ctc_loss, load_weights, optimizer_step
+from .loop import LoopConfig, Run, batches, collate, ctc_loss, load_weights, optimizer_step
 
 log = logging.getLogger("ctcbias.train")
 
 
 @dataclass
-class TrainConfig:
-    data: Path = Path("data/synth")
-    feats: Path = Path("data/feats")
-    work: Path = Path("data/train-work")
+class TrainConfig(LoopConfig):
+    """The stack's training: :class:`~ctcbias.training.loop.LoopConfig` (whose defaults are this
+    run's) and what only the stack has."""
+
     out: Path = Path("src/ctcbias/assets/base")
     vocab_size: int = 500
-    epochs: float = 3.0
-    batch_frames: int = 10000  # encoder frames (50 Hz) per batch, ~200 s of audio
-    lr: float = 1.2e-3
-    warmup: int = 300
     weight_inter: float = 0.3
     weight_phone: float = 0.3
-    time_masks: int = 2
-    time_mask_max: int = 25  # encoder frames
-    dim_masks: int = 2
-    dim_mask_max: int = 48
-    ckpt_every: int = 100
-    seed: int = 0
-    limit_minutes: float = 0.0  # stop (checkpointed) after this much wall time; 0 = no limit
-    init: Path | None = None  # start from the weights of an earlier run's checkpoint (a second phase)
 
 
 def _items(manifest: Path, feats: FeatureSet, tok: Tokenizer, phones: PhoneSet, lexicon: dict) -> list[dict]:
@@ -118,7 +106,7 @@ def train(cfg: TrainConfig) -> Path:
     run = Run(ckpt, model, opt, train_items, cfg, "train")
     model.train()
     for epoch, bi, batch, last in run.stream():
-        x, lengths = collate(batch, ftrain, cfg, np.random.default_rng([cfg.seed, epoch, bi]))
+        x, lengths = collate(batch, ftrain, cfg.augment, np.random.default_rng([cfg.seed, epoch, bi]))
         with torch.autocast("cpu", dtype=torch.bfloat16):
             o = model(x, lengths)
         l_out = ctc_loss(o.subword, o.lengths, [it["sub"] for it in batch])
