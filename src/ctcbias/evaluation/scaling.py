@@ -246,18 +246,22 @@ def markdown(r: dict) -> str:
     cf = r["compile_fresh"]
     L += ["", f"A {cf['entries']:,}-entry list compiled afresh (no cache): {cf['seconds']} s. Peak memory at the start "
           f"(model loaded): {r['peak_mb_start']:,} MB; at the end: {r['peak_mb_end']:,} MB."]
-    v = r.get("service")
-    if v:
-        L += ["", f"## The service: {v['requests']} requests at once, each with its own {v['entries']:,}-entry list", "",
-              f"The app in the bench's process ({v['ok']} of {v['requests']} answered in {v['seconds']} s, two decoding "
-              f"at a time): resident {v['rss_before_mb']:,} MB before (model loaded, one request without a list "
-              f"answered), at most {v['rss_peak_mb']:,} MB while they were in flight "
-              f"(+{v['rss_peak_mb'] - v['rss_before_mb']:,.1f} MB), {v['rss_after_mb']:,} MB after. Compiled lists "
-              f"cached: {v['cached_lists']}, {v['cache_mb']:,} MB by their estimate (budget {v['cache_budget_mb']:,} MB)."]
-    s = r.get("strangers")
-    if s:
-        L += ["", f"## Strangers' lists ({s['entries']:,} entries, none of the utterance's entities)", "",
-              f"{s['utterances']} utterances: U-WER {s['u_wer_none']:.1%} without a list, {s['u_wer_list']:.1%} with "
-              f"it ({100 * s['u_wer_change']:+.1f} points); {s['false_entities']} false entities "
-              f"({s['false_entities_per_100']} per 100 utterances)."]
+    if v := r.get("service"):
+        L += _section(f"The service: {v['requests']} requests at once, each with its own {v['entries']:,}-entry list",
+                      f"The app in the bench's process ({v['ok']} of {v['requests']} answered in {v['seconds']} s, two "
+                      f"decoding at a time): resident {v['rss_before_mb']:,} MB before (model loaded, one request "
+                      f"without a list answered), at most {v['rss_peak_mb']:,} MB while they were in flight "
+                      f"(+{v['rss_peak_mb'] - v['rss_before_mb']:,.1f} MB), {v['rss_after_mb']:,} MB after. Compiled "
+                      f"lists cached: {v['cached_lists']}, {v['cache_mb']:,} MB by their estimate (budget "
+                      f"{v['cache_budget_mb']:,} MB).")
+    if s := r.get("strangers"):
+        L += _section(f"Strangers' lists ({s['entries']:,} entries, none of the utterance's entities)",
+                      f"{s['utterances']} utterances: U-WER {s['u_wer_none']:.1%} without a list, "
+                      f"{s['u_wer_list']:.1%} with it ({100 * s['u_wer_change']:+.1f} points); "
+                      f"{s['false_entities']} false entities ({s['false_entities_per_100']} per 100 utterances).")
     return "\n".join(L) + "\n"
+
+
+def _section(title: str, text: str) -> list[str]:
+    """The report's lines of a titled section of one paragraph."""
+    return ["", f"## {title}", "", text]
