@@ -67,7 +67,7 @@ def data(
     test_utts: int = typer.Option(500, min=1, help="utterances in each test set"),
     seed: int = typer.Option(0),
     jobs: int = typer.Option(os.cpu_count() or 1, min=1, help="parallel workers"),
-    only: Optional[list[str]] = typer.Option(None, help="build only these sets (train, dev, dev-heldout, medical-test, names-test)"),
+    only: Optional[list[str]] = typer.Option(None, help="build only these sets (train, dev, dev-heldout, medical-test, names-test, games-train, games-dev, games-sky)"),
     kokoro_share: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="share of training utterances in "
                                                  "Kokoro pseudo-speakers (default: BuildConfig's; 0 with "
                                                  "--light-augment: the shipped model's training set)"),
@@ -95,8 +95,9 @@ def data(
         raise typer.Exit(2)
     from .data.build import DEV_SETS, TEST_SETS, BuildConfig, build
     from .data.games import GAME_SETS  # real game speech: --only games-train --only games-dev
+    from .data.steel_sky import SKY_SET  # the other game's speech, Whisper-labelled: --only games-sky
 
-    unknown = set(only or []) - {"train", *DEV_SETS, *TEST_SETS, *GAME_SETS}
+    unknown = set(only or []) - {"train", *DEV_SETS, *TEST_SETS, *GAME_SETS, SKY_SET}
     if unknown:
         typer.echo(f"unknown set(s): {', '.join(sorted(unknown))}", err=True)
         raise typer.Exit(2)

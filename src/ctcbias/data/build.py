@@ -181,15 +181,20 @@ def build(cfg: BuildConfig, only: list[str] | None = None) -> dict[str, dict]:
     """Plan, synthesize (resuming), and write ``<set>.jsonl`` manifests; returns per-set stats."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    stats: dict[str, dict] = {}
     if only and {"games-train", "games-dev"} & set(only):  # real game speech: its own pipeline (ctcbias.data.games)
-        from .games import GAME_SETS, build_games
+        from .games import build_games
 
-        stats = build_games(out, jobs=cfg.jobs)
-        only = [s for s in only if s not in GAME_SETS]
+        stats.update(build_games(out, jobs=cfg.jobs))
+    if only and "games-sky" in only:  # the other game, labelled by Whisper (ctcbias.data.steel_sky)
+        from .steel_sky import build_sky
+
+        stats.update(build_sky(out, jobs=cfg.jobs))
+    if only:
+        only = [s for s in only if s not in {"games-train", "games-dev", "games-sky"}]
         if not only:
             return stats
     sets = plan(cfg)
-    stats = {}
     for name, items in sets.items():
         if only and name not in only:
             continue

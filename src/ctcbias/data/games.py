@@ -29,7 +29,7 @@ Passfield and Steven Stamatiadis, "Flight-of-the-Amazon-Queen-License": free red
 the readme and notices intact, no fee for the game itself, modification allowed if marked as
 modified. We keep the derived audio out of git (``data/games``) and rebuild it from the package.
 
-``beneath-a-steel-sky`` (RNC-packed ``sky.dsk``) is not handled yet.
+*Beneath a Steel Sky*'s speech has its own reader, :mod:`ctcbias.data.steel_sky`.
 """
 
 from __future__ import annotations
@@ -316,21 +316,21 @@ def split_characters(hours: dict[str, float], share: tuple[float, float] = DEV_S
     return dev
 
 
-def fetch_archive(cache: Path) -> Path:
+def fetch_archive(cache: Path, package: str = PACKAGE, version: str = VERSION, archive: str = ARCHIVE) -> Path:
     """``apt-get download`` the package into ``cache`` (``apt-get update`` once if apt has no list)
-    and unpack it with ``dpkg-deb -x``; cached."""
+    and unpack it with ``dpkg-deb -x``; cached. Returns the path of ``archive`` inside it."""
     cache.mkdir(parents=True, exist_ok=True)
-    root = cache / f"{PACKAGE}_{VERSION}"
-    if (root / ARCHIVE).exists():
-        return root / ARCHIVE
-    deb = cache / f"{PACKAGE}_{VERSION}_all.deb"
+    root = cache / f"{package}_{version}"
+    if (root / archive).exists():
+        return root / archive
+    deb = cache / f"{package}_{version}_all.deb"
     if not deb.exists():
-        cmd = ["apt-get", "download", f"{PACKAGE}={VERSION}"]
+        cmd = ["apt-get", "download", f"{package}={version}"]
         if subprocess.run(cmd, cwd=cache, capture_output=True).returncode != 0:
             subprocess.run(["apt-get", "update"], check=True, capture_output=True)
             subprocess.run(cmd, cwd=cache, check=True, capture_output=True)
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-    return root / ARCHIVE
+    return root / archive
 
 
 _WHISPER = None
