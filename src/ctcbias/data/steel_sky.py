@@ -41,9 +41,10 @@ GAME = "sky"
 RATE = 11025
 HEADER = 22
 SPEECH = range(50000, 56000)
-# Whisper's own fallback limits are avg log-prob -1.0, no-speech 0.6, compression 2.4; a label must
-# be surer than a transcript Whisper would merely not retry.
-KEEP = {"avg_logprob": -0.5, "no_speech_prob": 0.5, "compression_ratio": 2.4}
+# Whisper's own retry limits are avg log-prob -1.0, no-speech 0.6, compression 2.4. On 102 script-
+# labelled Amazon Queen training clips Whisper-base's WER was 10.5%; clips with every segment at
+# -0.8 or better: 94% of them, 8.5% WER; at -0.5: 65%, 6.3%. More audio at a little more noise.
+KEEP = {"avg_logprob": -0.8, "no_speech_prob": 0.5, "compression_ratio": 2.4}
 _MIN_SEC, _MAX_SEC = 0.3, 30.0
 
 
