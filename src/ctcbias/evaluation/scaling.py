@@ -124,9 +124,7 @@ def run(data: Path, out: Path, limit: int = 30, sizes=SIZES, strangers: int = 10
     lst = draw_list([], pool, big, random.Random("compile"), len(reserved))
     from ..inference import biasing_list as bl
 
-    bl._CACHE.clear()
-    bl._ENTRIES.clear()
-    bl._forms.cache_clear()
+    bl.clear_caches()
     t0 = time.perf_counter()
     rec.compile(lst)
     res["compile_fresh"] = {"entries": len(lst), "seconds": round(time.perf_counter() - t0, 3)}
@@ -185,8 +183,8 @@ def _service(rec: Recognizer, audio: Path, pool: list[str], reserved: int, size:
         watcher.join()
     return {"requests": n, "entries": size, "ok": sum(c == 200 for c in codes), "seconds": round(seconds, 2),
             "rss_before_mb": round(before, 1), "rss_peak_mb": round(max(top[0], _rss_mb()), 1),
-            "rss_after_mb": round(_rss_mb(), 1), "cache_mb": round(bl._CACHE.nbytes / 2**20, 1),
-            "cache_budget_mb": round(bl._CACHE.max_bytes / 2**20, 1), "cached_lists": len(bl._CACHE)}
+            "rss_after_mb": round(_rss_mb(), 1), "cache_mb": round(bl.COMPILED.nbytes / 2**20, 1),
+            "cache_budget_mb": round(bl.COMPILED.max_bytes / 2**20, 1), "cached_lists": len(bl.COMPILED)}
 
 
 def _strangers(rec: Recognizer, items, audio, pool: list[str], size: int, progress: bool) -> dict:

@@ -28,8 +28,8 @@ from ..normalize import normalize
 from ..pronounce import pronounce
 from . import g2g
 
-__all__ = ["BiasingListError", "check_limits", "written_form", "screen", "warning_lines", "Entry", "TokenTrie",
-           "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
+__all__ = ["BiasingListError", "COMPILED", "clear_caches", "check_limits", "written_form", "screen", "warning_lines",
+           "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
 
 MAX_ENTRIES = 100_000
 MAX_ENTRY_CHARS = 200
@@ -256,7 +256,7 @@ class BiasingList:
         if isinstance(items, str) or not all(isinstance(x, str) for x in items):
             raise BiasingListError("the word list must be a list of strings")
         check_limits(items)
-        return _CACHE.get((tuple(items), tokenizer, variants))
+        return COMPILED.get((tuple(items), tokenizer, variants))
 
 
 def _array_bytes(x, seen: set, depth: int = 0) -> int:
@@ -426,4 +426,11 @@ def _compile(items: tuple[str, ...], tokenizer, variants: bool) -> BiasingList:
     return out
 
 
-_CACHE = CompiledLists()
+COMPILED = CompiledLists()  # every compiled list of this process, by content
+
+
+def clear_caches() -> None:
+    """Forget every compiled list and compiled entry, so that the next compile starts afresh."""
+    COMPILED.clear()
+    _ENTRIES.clear()
+    _forms.cache_clear()
