@@ -26,12 +26,28 @@ def test_mix_joins_sources_with_distinct_ids_and_paths(tmp_path):
     assert stats["train"]["kokoro"] == {"utterances": 1, "hours": 0.001}
 
 
+def test_mix_takes_two_manifests_of_one_folder(tmp_path):
+    a = _manifest(tmp_path / "games", ["fotaq-1"])
+    b = tmp_path / "games" / "games-sky.jsonl"
+    b.write_text(json.dumps({"id": "sky-50001", "audio": "audio/sky/50001.flac", "duration": 3.6, "text": "hi"}) + "\n")
+    r = CliRunner().invoke(app, ["data", "mix", "--out", str(tmp_path / "mix"), "--train", str(a), "--train", str(b),
+                                 "--dev", str(a)])
+    assert r.exit_code == 0, r.output
+    assert [json.loads(l)["id"] for l in (tmp_path / "mix" / "train.jsonl").open()] == ["games-fotaq-1", "games-sky-50001"]
+    assert json.loads((tmp_path / "mix" / "stats.json").read_text())["train"]["games"]["utterances"] == 2
+
+
 def test_mix_rejects_missing_or_repeated_manifests(tmp_path):
     a = _manifest(tmp_path / "synth", ["train-000000"])
     runner = CliRunner()
     r = runner.invoke(app, ["data", "mix", "--out", str(tmp_path / "mix"), "--train", str(a), "--train", str(a),
                             "--dev", str(a)])
-    assert r.exit_code == 2 and "same name" in r.output
+    assert r.exit_code == 2 and "same manifest twice" in r.output
+    clash = tmp_path / "synth" / "more.jsonl"  # another manifest of the same folder with an id already given
+    clash.write_text(a.read_text())
+    r = runner.invoke(app, ["data", "mix", "--out", str(tmp_path / "mix"), "--train", str(a), "--train", str(clash),
+                            "--dev", str(a)])
+    assert r.exit_code == 2 and "ids would clash" in r.output
     r = runner.invoke(app, ["data", "mix", "--out", str(tmp_path / "mix"), "--train", str(tmp_path / "nope.jsonl"),
                             "--dev", str(a)])
     assert r.exit_code == 2 and "no such manifest" in r.output

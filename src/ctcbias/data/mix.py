@@ -36,13 +36,15 @@ def mix(out: Path, train: list[Path], dev: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     stats: dict = {}
     for name, manifests in (("train", train), ("dev", [dev])):
-        parts = {m.resolve().parent.name: _lines(m, out) for m in manifests}
-        if len(parts) < len(manifests):
-            raise ValueError(f"{name}: two manifests from folders of the same name: ids would clash")
+        if len({m.resolve() for m in manifests}) < len(manifests):
+            raise ValueError(f"{name}: the same manifest twice: give each manifest once")
+        parts: dict[str, list[dict]] = {}  # two manifests of one folder (games-train, games-sky) share a tag
+        for m in manifests:
+            parts.setdefault(m.resolve().parent.name, []).extend(_lines(m, out))
         items = [it for part in parts.values() for it in part]
         dup = [k for k, n in Counter(it["id"] for it in items).items() if n > 1]
         if dup:
-            raise ValueError(f"{name}: the same utterance twice ({dup[0]}): give each manifest once")
+            raise ValueError(f"{name}: the same utterance twice ({dup[0]}): ids would clash")
         with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
             for it in items:
                 f.write(json.dumps(it, ensure_ascii=False) + "\n")
