@@ -435,7 +435,7 @@ def test_pronunciation_cache_is_bounded_and_only_saves_time(monkeypatch):
                                       pronounce(["zelenskyy", "okafor", "lisinopril"])))
     # a list compiles to the same quick pronunciations whatever earlier calls left in the cache
     a = BiasingList.compile(["Okafor", "Zelenskyy", "Lisinopril"], TOK)
-    bl._CACHE.clear()
+    bl.COMPILED.clear()
     monkeypatch.setattr(bl, "_PRON_CACHE", {})
     b = BiasingList.compile(["Okafor", "Zelenskyy", "Lisinopril"], TOK)
     assert a is not b and [e.quick for e in a.entries] == [e.quick for e in b.entries]
@@ -472,3 +472,34 @@ def test_lookup_candidates_take_the_entries_the_adapter_attends_to():
     assert lookup(toks, text, lp, plp, TOK, bias, joint, attention=att) == lookup(toks, text, lp, plp, TOK, bias, JUDGE)
     with pytest.raises(ValueError, match="attention"):
         lookup(toks, text, lp, plp, TOK, bias, joint)
+
+
+def test_the_techniques_on_the_n_best_share_one_call_shape():
+    """Phonetic rescoring, the lexicon lookup and both guards: ``apply(nbest, evidence)`` gives
+    hypotheses, best first, as their functions decide."""
+    import types
+
+    from ctcbias.inference.entity_guard import EntityGuard, verified
+    from ctcbias.inference.lexicon_lookup import LexiconLookup
+    from ctcbias.inference.phonetic_rescoring import PhoneticRescoring
+    from ctcbias.inference.result import Evidence, Hypothesis
+    from ctcbias.inference.word_guard import WordGuard
+
+    text, toks, lp, plp = _take_listen_april_now()
+    bias = BiasingList.compile(["Lisinopril", "Oslo"], TOK)
+    ev = Evidence(types.SimpleNamespace(subword=lp, phone=plp, attention=None), bias, TOK)
+
+    def hyp(t, score=0.0):
+        return Hypothesis(tuple(TOK.encode(t)), t, score, score, 0.0)
+
+    heard, right, wrong = hyp(text), hyp("take lisinopril now", -2.0), hyp("take oslo now", -1.0)
+    assert PhoneticRescoring(0.5).apply([heard, right], ev) == rescore([heard, right], plp, bias, 0.5)
+    assert EntityGuard(0.4).apply([wrong, right], ev) == [verified([wrong, right], lp, plp, TOK, bias, 0.4)] == [right]
+    assert EntityGuard(0.4).apply([wrong], ev) == []
+    found = LexiconLookup(JUDGE, None, 0.0).apply([heard, wrong], ev)
+    assert [h.text for h in found] == ["take lisinopril now", "take oslo now"]
+    assert found[0].tokens == tuple(TOK.encode("take lisinopril now")) and found[1] is wrong
+    assert LexiconLookup(JUDGE, None, 1e9).apply([heard], ev) == [heard]
+    # the ordinary-word guard: the plain words stand away from the entity, the entity stays
+    kept = WordGuard("take the nose now please".split()).apply([hyp("take lisinopril now pleas")], ev)
+    assert [h.text for h in kept] == ["take lisinopril now please"]

@@ -19,15 +19,17 @@ hypothesis without the list's boosts. The distance is tuned on dev
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from ..tokenizer import Tokenizer
 from .align import greedy_phones, heard_between, phone_string, word_frames
 from .biasing_list import BiasingList
-from .result import Hypothesis, entity_spans
+from .result import Evidence, Hypothesis, entity_spans
 
-__all__ = ["entity_distances", "phone_distance", "verified"]
+__all__ = ["EntityGuard", "entity_distances", "phone_distance", "verified"]
 
 
 def phone_distance(heard: str, prons) -> float:
@@ -70,3 +72,16 @@ def verified(nbest: list[Hypothesis], logp: np.ndarray, phone_logp: np.ndarray, 
         if d is not None and (d or i == 0) and all(x[3] <= max_distance for x in d):
             return h
     return None
+
+
+@dataclass(frozen=True)
+class EntityGuard:
+    """The guard as a :class:`~ctcbias.inference.result.HypothesisFilter`: the hypothesis
+    :func:`verified` picks, alone, or none when every hypothesis holds an entity the audio does
+    not support (the caller decides what stands instead)."""
+
+    max_distance: float
+
+    def apply(self, nbest: list[Hypothesis], ev: Evidence) -> list[Hypothesis]:
+        best = verified(nbest, ev.post.subword, ev.post.phone, ev.tokenizer, ev.bias, self.max_distance, ev.memo)
+        return [best] if best is not None else []

@@ -72,9 +72,9 @@ from .align import (KeywordGraph, best_in_window, best_places, ctc_cost_windows,
                     heard_between, index_string, phone_string, word_frames)
 from .biasing_list import BiasingList, word_prons
 from .lookup_judge import LookupModel
-from .result import entity_spans
+from .result import Evidence, Hypothesis, entity_spans
 
-__all__ = ["candidates", "keyword_graph", "lookup", "quick_choices", "vetoed"]
+__all__ = ["LexiconLookup", "candidates", "keyword_graph", "lookup", "quick_choices", "vetoed"]
 
 _PH = PhoneSet()
 
@@ -383,3 +383,18 @@ def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarra
             out.append(words[i])
             i += 1
     return " ".join(out)
+
+
+class LexiconLookup:
+    """The lookup as a :class:`~ctcbias.inference.result.HypothesisFilter`: the best hypothesis
+    with the spans ``model`` believes replaced (:func:`lookup`, with ``lm``, ``threshold`` and
+    ``options``, :func:`candidates`' keywords), then the rest."""
+
+    def __init__(self, model: LookupModel, lm: LanguageModel | None, threshold: float, **options):
+        self.model, self.lm, self.threshold, self.options = model, lm, threshold, options
+
+    def apply(self, nbest: list[Hypothesis], ev: Evidence) -> list[Hypothesis]:
+        best = nbest[0]
+        text = lookup(list(best.tokens), best.text, ev.post.subword, ev.post.phone, ev.tokenizer, ev.bias, self.model,
+                      self.lm, self.threshold, memo=ev.memo, **self.options)
+        return nbest if text == best.text else [best.with_text(text, ev.tokenizer)] + nbest[1:]

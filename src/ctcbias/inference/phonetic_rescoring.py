@@ -10,15 +10,16 @@ audio wins — which is where rare words, that the subword head spells poorly, g
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..tokenizer import PhoneSet
 from .align import ctc_cost
 from .biasing_list import BiasingList, word_prons
-from .result import Hypothesis, entity_spans
+from .result import Evidence, Hypothesis, entity_spans
 
-__all__ = ["hypothesis_phones", "rescore"]
+__all__ = ["PhoneticRescoring", "hypothesis_phones", "rescore"]
 
 _PH = PhoneSet()
 
@@ -61,3 +62,14 @@ def rescore(nbest: list[Hypothesis], phone_logp: np.ndarray, bias: BiasingList |
     out = [Hypothesis(h.tokens, h.text, h.score - weight * (b if np.isfinite(b) else fallback), h.acoustic,
                       h.extra) for h, b in zip(nbest, best)]
     return sorted(out, key=lambda h: h.score, reverse=True)
+
+
+@dataclass(frozen=True)
+class PhoneticRescoring:
+    """Phonetic rescoring as a :class:`~ctcbias.inference.result.HypothesisFilter`: :func:`rescore`
+    against the phone head, the alignment cost weighted by ``weight``."""
+
+    weight: float
+
+    def apply(self, nbest: list[Hypothesis], ev: Evidence) -> list[Hypothesis]:
+        return rescore(nbest, ev.post.phone, ev.bias, self.weight)

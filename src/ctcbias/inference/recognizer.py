@@ -24,7 +24,7 @@ from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer
 from .beam_search import BeamConfig, beam_search
 from .biasing_list import BiasingList
-from .result import FRAME_SECONDS, Result, Word, entity_spans, greedy_decode, mark_entities, timed_words, word_extents
+from .result import FRAME_SECONDS, Evidence, Result, Word, greedy_decode, mark_entities, timed_words, word_extents
 from .subword_boosting import BoostConfig
 
 __all__ = ["Recognizer", "Result", "Word", "Posteriors", "DecodingOptions", "LookupOptions", "ShortlistOptions",
@@ -466,56 +466,47 @@ class Recognizer:
                             opts.boost if "subword" in tech else None)
         if not nbest or not nbest[0].text:
             return Result("", [], post.duration)
-        # 3: phonetic rescoring of the n-best against the phone head
+        # 3, the lexicon lookup (4; 5, g2g, acts through 3 and 4) and the two guards act on the n-best,
+        # one after the other, with the same call shape (result.HypothesisFilter)
+        ev = Evidence(post, bias, self.tokenizer)  # ev.memo: they and the word times align the same hypotheses
         if "phonetic" in tech:
-            from .phonetic_rescoring import rescore
+            from .phonetic_rescoring import PhoneticRescoring
 
-            nbest = rescore(nbest, post.phone, bias, opts.phonetic_weight)
-        best = nbest[0]
-        aligned: dict = {}  # the guard, the lookup and the word times align the same hypothesis
+            nbest = PhoneticRescoring(opts.phonetic_weight).apply(nbest, ev)
         unbiased = None  # the no-list beam search on post.subword, if one ran
         if opts.guard_distance is not None and tech & {"subword", "unigram", "phonetic"}:
-            from .entity_guard import verified
+            from .entity_guard import EntityGuard
 
-            best = verified(nbest, post.subword, post.phone, self.tokenizer, bias, opts.guard_distance, aligned)
-            if best is None:  # every hypothesis holds an entity the audio does not support
+            nbest = EntityGuard(opts.guard_distance).apply(nbest, ev)
+            if not nbest:  # every hypothesis holds an entity the audio does not support
                 # no boosts, but the list's words stay words: on the adapter's posteriors an
                 # entity's subwords would otherwise merge into one long unknown word
                 nbest = unbiased = beam_search(post.subword, self.tokenizer, self.lm if opts.use_lm else None,
                                                opts.beam, bias)
                 if not nbest or not nbest[0].text:
                     return Result("", [], post.duration)
-                best = nbest[0]
-        text, tokens = best.text, list(best.tokens)
         beam_words = None  # the words before the lookup: an entity it put in gets its own confidence map
-        # 4: pronunciation lexicon lookup on the best hypothesis (5, g2g, acts through both)
         if "lexicon" in tech:
-            from .lexicon_lookup import lookup
+            from .lexicon_lookup import LexiconLookup
 
             # joint biasing: the judge that also weighs where the adapter attended, if the model has one
             att = post.attention if self.joint_lookup_model is not None and opts.bias == "joint" else None
-            beam_words = text.split()
-            new = lookup(tokens, text, post.subword, post.phone, self.tokenizer, bias,
-                         self.joint_lookup_model if att is not None else self.lookup_model,
-                         self.boosted_lm(bias, opts),
-                         opts.lookup_threshold(bias.counts_as), memo=aligned, lm_weight=opts.beam.lm_weight,
-                         word_bonus=opts.beam.word_bonus, shortlist_distance=opts.lexicon_shortlist_distance,
-                         attention=att, **asdict(opts.lookup))
-            if new != text:
-                text, tokens = new, self.tokenizer.encode(new)
+            beam_words = nbest[0].text.split()
+            nbest = LexiconLookup(self.joint_lookup_model if att is not None else self.lookup_model,
+                                  self.boosted_lm(bias, opts), opts.lookup_threshold(bias.counts_as),
+                                  lm_weight=opts.beam.lm_weight, word_bonus=opts.beam.word_bonus,
+                                  shortlist_distance=opts.lexicon_shortlist_distance, attention=att,
+                                  **asdict(opts.lookup)).apply(nbest, ev)
         if opts.word_guard and len(bias) and opts.bias != "none":
-            from .word_guard import keep_ordinary_words
+            from .word_guard import WordGuard
 
             logp = post.plain if post.plain is not None else post.subword
             plain = unbiased if logp is post.subword and unbiased is not None else \
                 beam_search(logp, self.tokenizer, self.lm if opts.use_lm else None, opts.beam)
-            words = text.split()
-            new = keep_ordinary_words(plain[0].text.split() if plain else [], words,
-                                      [(s, e) for s, e, _ in entity_spans(words, bias)])
-            if new != text:  # the memo is keyed by token sequence, so it stays valid
-                text, tokens = new, self.tokenizer.encode(new)
-        return self._words(timed_words(text, tokens, post.subword, self.tokenizer, post.duration, aligned),
-                           post, bias, opts, beam_words)
+            nbest = WordGuard(plain[0].text.split() if plain else []).apply(nbest, ev)
+        best = nbest[0]
+        return self._words(timed_words(best.text, list(best.tokens), post.subword, self.tokenizer, post.duration,
+                                       ev.memo), post, bias, opts, beam_words)
 
     def _words(self, r: Result, post: Posteriors, bias: BiasingList, opts: DecodingOptions,
                beam_words: list[str] | None) -> Result:

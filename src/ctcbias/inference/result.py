@@ -1,5 +1,6 @@
-"""What decoding produces, and the small steps that shape it: hypotheses of the beam search, timed
-words, the entity spans of a word sequence, and the greedy reading of a CTC head.
+"""What decoding produces, and the small steps that shape it: hypotheses of the beam search, the
+one call shape of the techniques that act on them (:class:`HypothesisFilter`), timed words, the
+entity spans of a word sequence, and the greedy reading of a CTC head.
 
     >>> import numpy as np
     >>> greedy_units(np.log(np.eye(3)[[0, 1, 1, 0, 1, 2, 2]] * 0.97 + 0.01))
@@ -9,6 +10,7 @@ words, the entity spans of a word sequence, and the greedy reading of a CTC head
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -16,7 +18,7 @@ from ..tokenizer import Tokenizer
 from .align import word_frames
 from .biasing_list import BiasingList
 
-__all__ = ["FRAME_SECONDS", "Hypothesis", "Result", "Word", "entity_spans", "greedy_decode", "greedy_units",
+__all__ = ["FRAME_SECONDS", "Evidence", "Hypothesis", "HypothesisFilter", "Result", "Word", "entity_spans", "greedy_decode", "greedy_units",
            "mark_entities", "timed_words", "word_extents"]
 
 FRAME_SECONDS = 0.04  # one stack frame: two 20 ms encoder frames
@@ -29,6 +31,32 @@ class Hypothesis:
     score: float  # acoustic + extra
     acoustic: float
     extra: float
+
+    def with_text(self, text: str, tok: Tokenizer) -> "Hypothesis":
+        """This hypothesis with its words changed to ``text`` (its subwords re-encoded, its scores kept)."""
+        return replace(self, tokens=tuple(tok.encode(text)), text=text)
+
+
+@dataclass
+class Evidence:
+    """What the techniques that act on the n-best weigh it against: the CTC heads' posteriors of
+    the utterance (a :class:`~ctcbias.inference.recognizer.Posteriors`: ``subword``, ``phone``,
+    ``attention``), the list, the tokenizer, and the forced alignments they share (``memo``, by
+    token sequence: see :func:`~ctcbias.inference.align.word_frames`)."""
+
+    post: Any
+    bias: BiasingList
+    tokenizer: Tokenizer
+    memo: dict = field(default_factory=dict)
+
+
+class HypothesisFilter(Protocol):
+    """The call shape the techniques that act on the n-best share (phonetic rescoring, the lexicon
+    lookup, the entity guard and the ordinary-word guard), as whisper's logit filters share
+    ``apply``: each is built with its settings, and ``apply`` takes the hypotheses, best first,
+    and the same evidence, and gives hypotheses back, best first (none: none passed)."""
+
+    def apply(self, nbest: list[Hypothesis], ev: Evidence) -> list[Hypothesis]: ...
 
 
 @dataclass

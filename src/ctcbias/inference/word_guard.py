@@ -19,8 +19,11 @@ hold none of the utterance's entities (``bench/RESULTS.md``).
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 
-__all__ = ["keep_ordinary_words"]
+from .result import Evidence, Hypothesis, entity_spans
+
+__all__ = ["WordGuard", "keep_ordinary_words"]
 
 
 def keep_ordinary_words(plain: list[str], biased: list[str], entity_spans: list[tuple[int, int]],
@@ -40,3 +43,18 @@ def keep_ordinary_words(plain: list[str], biased: list[str], entity_spans: list[
         else:
             out += plain[i1:i2]
     return " ".join(out)
+
+
+@dataclass(frozen=True)
+class WordGuard:
+    """The guard as a :class:`~ctcbias.inference.result.HypothesisFilter`: the best hypothesis
+    with its ordinary words taken from ``plain``, the words decoding without the list gave
+    (:func:`keep_ordinary_words`), then the rest."""
+
+    plain: list[str]
+
+    def apply(self, nbest: list[Hypothesis], ev: Evidence) -> list[Hypothesis]:
+        best = nbest[0]
+        words = best.text.split()
+        text = keep_ordinary_words(self.plain, words, [(s, e) for s, e, _ in entity_spans(words, ev.bias)])
+        return nbest if text == best.text else [best.with_text(text, ev.tokenizer)] + nbest[1:]
