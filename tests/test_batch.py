@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray")
+pytest.importorskip("ray", reason="Ray is not installed (pip install '.[batch]')")
 
 import soundfile as sf
 from typer.testing import CliRunner
