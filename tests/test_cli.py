@@ -87,6 +87,7 @@ def files(tmp_path):
     (tmp_path / "numbers.json").write_text("[1, 2]")
     (tmp_path / "broken.json").write_text('["Okafor", ')
     (tmp_path / "latin1.txt").write_bytes("Müller\n".encode("latin-1"))
+    (tmp_path / "utf16.txt").write_text("Müller\n", encoding="utf-16")
     (tmp_path / "long.txt").write_text("a" * 201 + "\n")
     (tmp_path / "names.txt").write_text("Okafor\n")
     (tmp_path / "bad-words.jsonl").write_text('{"audio": "a.wav", "words": "Okafor"}\n')
@@ -117,7 +118,8 @@ USAGE = [
     (["--words", "{d}/numbers.json"], "--words {d}/numbers.json: a JSON word list must hold only strings, not 1"),
     (["--words", "{d}/broken.json"], "--words {d}/broken.json: looks like JSON but does not parse (Expecting value, "
                                      "line 1 column 11); give a JSON list of strings or one entry a line"),
-    (["--words", "{d}/latin1.txt"], "--words {d}/latin1.txt: not UTF-8 text"),
+    (["--words", "{d}/utf16.txt"],
+     "--words {d}/utf16.txt: not text: it holds NUL bytes (UTF-16, or not a text file); save the list as UTF-8"),
     (["--words", "{d}/missing.txt"], "--words {d}/missing.txt: no such file"),
     (["--words", "{d}/a-folder"], "--words {d}/a-folder: is a folder, not a word list file"),
     (["--words", "{d}/long.txt"], "word list: an entry of 201 characters (limit 200): 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'..."),
@@ -131,6 +133,15 @@ def test_usage_mistakes_exit_2_with_one_line_before_the_model_loads(no_model, fi
     assert r.exit_code == 2, r.output
     assert r.output.strip() == line.format(d=files) and r.stdout == ""
     assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)  # typer's exit, nothing raised
+
+
+def test_a_latin1_word_list_is_read_with_a_note(files, capsys):
+    """Read as the service reads the same bytes (tests/test_service.py checks the two agree)."""
+    from ctcbias.cli import _read_words
+
+    assert _read_words(files / "latin1.txt", None) == ["Müller"]
+    assert capsys.readouterr().err.strip() == f"--words {files}/latin1.txt: not UTF-8 text; read as Latin-1 (ISO 8859-1)"
+    assert _read_words(files / "names.txt", None) == ["Okafor"] and capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("args,line", [

@@ -126,10 +126,10 @@ def _manifest_rows(inp: Path) -> list[dict]:
 
 def _read_list(path: Path) -> list[str]:
     """A list file, as the CLI and the service read one (one entry a line, or a JSON list)."""
-    from .inference.wordlist import BiasingListError, parse_word_list
+    from .inference.wordlist import BiasingListError, decode_word_list, parse_word_list
 
     try:
-        return parse_word_list(path.read_text(encoding="utf-8"))
+        return parse_word_list(decode_word_list(path.read_bytes())[0])
     except BiasingListError as e:
         raise BatchError(f"{path}: {e}") from None
 

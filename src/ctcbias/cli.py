@@ -331,16 +331,17 @@ def _usage(msg: str) -> NoReturn:
 def _read_words(words_file: Optional[Path], word: Optional[list[str]]) -> list[str]:
     """``--word`` entries and the ``--words`` file's (a JSON list of strings or one entry a line),
     checked against the list limits; a problem exits 2 with one line."""
-    from .inference.wordlist import BiasingListError, check_word_list, parse_word_list
+    from .inference.wordlist import BiasingListError, check_word_list, decode_word_list, parse_word_list
 
     out = [w.strip() for w in word or [] if w.strip()]
     if words_file is not None:
         if words_file.is_dir():
             _usage(f"--words {words_file}: is a folder, not a word list file")
         try:
-            out += parse_word_list(words_file.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            _usage(f"--words {words_file}: not UTF-8 text")
+            text, note = decode_word_list(words_file.read_bytes())
+            out += parse_word_list(text)
+            if note:  # read all the same, as the service reads the same bytes
+                typer.echo(f"--words {words_file}: {note}", err=True)
         except OSError as e:
             _usage(f"--words {words_file}: {_os_why(e)}")
         except BiasingListError as e:
