@@ -231,6 +231,32 @@ def test_unknown_pages_and_methods_in_the_documented_shape(bare):
     assert r.status_code == 405 and r.json() == {"error": "GET is not allowed on /v1/transcribe (use POST)"}
 
 
+def test_openapi_documents_the_200_answer_and_a_real_answer_validates(client, rec, speech):
+    import jsonschema
+
+    spec = client.get("/openapi.json").json()
+    ok = spec["paths"]["/v1/transcribe"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    schemas = spec["components"]["schemas"]
+    body = schemas[ok["$ref"].split("/")[-1]]
+    assert set(body["required"]) == {"audio", "text", "raw_text", "words", "duration", "bias"}
+    assert {"warnings", "without_list", "attention_png"} <= set(body["properties"])
+    word = schemas[body["properties"]["words"]["items"]["$ref"].split("/")[-1]]
+    assert set(word["required"]) == {"word", "start", "end", "confidence", "entity"}
+    # a real answer with every optional part it can have here: a duplicate entry (a warning), compare
+    attention = rec.adapter is not None
+    r = _post(client, _bytes(speech, 16000), words="\n".join(WORDS + WORDS[:1]), compare="true",
+              attention=str(attention).lower(), bias="joint" if attention else "auto")
+    assert r.status_code == 200, r.text
+    j = r.json()
+    assert j["warnings"] and j["without_list"]["words"] and ("attention_png" in j) == attention
+    # every object closed, so that a field the answer has and the schema lacks fails too
+    closed = {k: {**v, "additionalProperties": False} if v.get("type") == "object" else v for k, v in schemas.items()}
+    jsonschema.validate(j, {**ok, "components": {"schemas": closed}})
+    # and an answer without the optional parts leaves them out rather than sending nulls
+    j = _post(client, _bytes(speech, 16000), words="Okafor").json()
+    assert not {"warnings", "without_list", "attention_png"} & set(j), j
+
+
 def test_openapi_documents_the_error_shape(bare):
     responses = bare.get("/openapi.json").json()["paths"]["/v1/transcribe"]["post"]["responses"]
     for status in ("400", "413", "422"):
@@ -264,8 +290,30 @@ def test_a_word_list_sent_as_a_file(bare, stub, content):
 
 
 def test_a_word_list_file_that_is_not_text_is_422(bare, stub):
-    r = bare.post("/v1/transcribe", files={"audio": ("a.wav", HALF_SECOND), "words": ("names.txt", b"\xff\xfe\x00O")})
-    assert r.status_code == 422 and r.json() == {"error": "words: the uploaded file is not UTF-8 text"}
+    utf16 = "Okafor\n".encode("utf-16")
+    for words in (("names.txt", utf16), (None, utf16)):  # a file, and the same bytes typed
+        r = bare.post("/v1/transcribe", files={"audio": ("a.wav", HALF_SECOND), "words": words})
+        assert r.status_code == 422 and r.json() == {
+            "error": "words: not text: it holds NUL bytes (UTF-16, or not a text file); save the list as UTF-8"}
+    assert stub.lists == []
+
+
+def test_a_latin1_word_list_reads_as_in_the_cli(bare, stub, tmp_path):
+    """The same Latin-1 bytes, as a file, typed in the form (curl -F words="$(cat names.txt)") and
+    as the CLI's --words file, give the same list."""
+    from ctcbias.cli import _read_words
+
+    latin1 = "Müller\nSão Paulo\nOkafor\n".encode("latin-1")
+    with pytest.raises(UnicodeDecodeError):
+        latin1.decode("utf-8")
+    r = bare.post("/v1/transcribe", files={"audio": ("a.wav", HALF_SECOND), "words": ("names.txt", latin1)})
+    assert r.status_code == 200, r.text
+    assert "words: not UTF-8 text; read as Latin-1 (ISO 8859-1)" in r.json()["warnings"]
+    r = bare.post("/v1/transcribe", files={"audio": ("a.wav", HALF_SECOND), "words": (None, latin1)})
+    assert r.status_code == 200, r.text
+    (tmp_path / "names.txt").write_bytes(latin1)
+    cli = _read_words(tmp_path / "names.txt", None)
+    assert stub.lists == [["Müller", "São Paulo", "Okafor"]] * 2 and cli == stub.lists[0]
 
 
 def test_a_chunked_upload_over_the_limit_is_413(bare):
@@ -309,6 +357,79 @@ def test_a_chunked_upload_stops_being_read_once_over_the_limit(stub):
     assert len(read) <= 1 + 1024 * 1024 // 65536 + 1  # up to the first chunk over the limit, no further
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert (b"connection", b"close") in sent[0]["headers"]  # the server drops the rest instead of reading it
+
+
+class _Blocking(_Stub):
+    """A stand-in whose decodes of recordings over 1 s hold until ``release`` is set."""
+
+    def __init__(self):
+        super().__init__()
+        self.started, self.release = [], threading.Event()
+
+    def transcribe(self, x, sample_rate=None, **kw):
+        long = len(x) > sample_rate
+        self.started.append("long" if long else "short")
+        if long:
+            assert self.release.wait(30), "the test never released the long decodes"
+        return super().transcribe(x, sample_rate, **kw)
+
+
+def _until(cond, seconds=10.0):
+    end = time.time() + seconds
+    while not cond() and time.time() < end:
+        time.sleep(0.01)
+    return cond()
+
+
+@pytest.mark.parametrize("short_slots", [1, 0])
+def test_a_short_request_does_not_wait_behind_long_decodes(stub, short_slots):
+    """With the only long slot taken and a long request waiting for it, a short recording decodes
+    in its own lane at once; with no short lane it waits (the check tells the two apart)."""
+    blocking = _Blocking()
+    limits = Limits(max_request_bytes=1024 * 1024, concurrent=1, short_seconds=1.0, short_concurrent=short_slots)
+    long_wav = _bytes(np.zeros(3 * 16000, np.float32), 16000)
+    with TestClient(create_app(blocking, limits)) as c, ThreadPoolExecutor(3) as ex:
+        longs = [ex.submit(_post, c, long_wav) for _ in range(2)]
+        assert _until(lambda: blocking.started == ["long"])  # one decodes, one waits for the slot
+        short = ex.submit(_post, c, HALF_SECOND)
+        if short_slots:
+            assert short.result(10).status_code == 200
+            assert blocking.started == ["long", "short"]
+        else:
+            time.sleep(1.0)
+            assert not short.done() and blocking.started == ["long"]
+        blocking.release.set()
+        assert [f.result(10).status_code for f in longs + [short]] == [200, 200, 200]
+    assert sorted(blocking.started) == ["long", "long", "short"]
+
+
+def test_short_requests_take_a_free_long_slot_but_never_one_a_long_request_waits_for():
+    from ctcbias.service.app import _Lanes
+
+    lanes = _Lanes(long=1, short=1)
+    with lanes.slot(short=True) as a, lanes.slot(short=True) as b:
+        assert (a, b) == ("short", "long")  # both lanes free: the second short one uses the long slot
+    with lanes.slot(short=True):  # the short lane full, the long slot free
+        assert lanes._lane(short=True) == "long"
+        lanes.long_waiting = 1  # as while a long request waits for that slot: it is the long one's
+        assert lanes._lane(short=True) is None and lanes._lane(short=False) == "long"
+        lanes.long_waiting = 0
+    # and for real: a long request waiting behind a long decode gets the slot when it frees
+    got, hold = [], threading.Event()
+
+    def second_long():
+        with lanes.slot(short=False) as lane:
+            got.append(lane)
+            hold.wait(10)
+
+    with lanes.slot(short=False):
+        t = threading.Thread(target=second_long)
+        t.start()
+        assert _until(lambda: lanes.long_waiting == 1) and not got
+    assert _until(lambda: got == ["long"]) and lanes.free == {"long": 0, "short": 1} and lanes.long_waiting == 0
+    hold.set()
+    t.join(5)
+    assert lanes.free == {"long": 1, "short": 1}
 
 
 # --- a real server on loopback ---------------------------------------------------------------

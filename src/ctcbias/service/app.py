@@ -2,9 +2,10 @@
 
 Every request brings its own word list; nothing of one request's list is kept for another (lists
 are compiled into immutable objects, cached only by their content). Audio is read into memory,
-decoded and dropped when the answer is sent; nothing is written to disk. Decoding runs at most
-``Limits.concurrent`` requests at a time, so memory stays bounded however many arrive; the rest
-wait their turn.
+decoded and dropped when the answer is sent; nothing is written to disk. Decoding runs in two
+lanes: ``Limits.concurrent`` decodes of any length, and ``Limits.short_concurrent`` more for
+recordings up to ``Limits.short_seconds``, so a short request does not wait behind long ones.
+Memory stays bounded however many arrive; the rest wait their turn.
 
     ctcbias serve --port 8000
     curl -F audio=@examples/pharmacy.wav -F words="$(cat examples/words.txt)" localhost:8000/v1/transcribe
@@ -13,23 +14,24 @@ wait their turn.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import threading
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile as StarletteUpload  # what forms hold (FastAPI's is a subclass)
 from starlette.exceptions import HTTPException
 
 from ..audio import SAMPLE_RATE, AudioError, load_audio
 from ..inference.biasing_list import BiasingListError, screen, warning_lines
 from ..inference.recognizer import BIAS_MODES, DecodingOptions, ModeError, Recognizer
-from ..inference.wordlist import check_word_list, parse_word_list
+from ..inference.wordlist import check_word_list, decode_word_list, parse_word_list
 
 __all__ = ["Limits", "create_app"]
 
@@ -38,11 +40,72 @@ STATIC = Path(__file__).parent / "static"
 
 @dataclass(frozen=True)
 class Limits:
+    """What one request may bring, and how many decode at once.
+
+    Decodes run in two lanes. ``concurrent`` decodes of any length run at once; a recording of at
+    most ``short_seconds`` also has ``short_concurrent`` slots of its own, so it never waits for a
+    long decode to end. A short request takes a free slot of either lane, a long slot only when no
+    long request waits for it. At most ``concurrent`` long recordings, and ``concurrent +
+    short_concurrent`` in all, are in memory decoded at once.
+    """
+
     max_request_bytes: int = 50 * 1024 * 1024
     max_audio_seconds: float = 600.0
     max_entries: int = 10_000
     max_entry_chars: int = 200
-    concurrent: int = 2  # decodes at once (2 cores)
+    concurrent: int = 2  # decodes at once of any length (2 cores)
+    # 30 s holds a command or a voicemail; kept short so that the short lane's own queue moves
+    # fast, and its decoded audio (under 2 MB) adds little to memory
+    short_seconds: float = 30.0
+    short_concurrent: int = 1
+
+
+class _Lanes:
+    """Decode slots: ``long`` ones for any recording, ``short`` ones kept for short recordings."""
+
+    def __init__(self, long: int, short: int):
+        self.free = {"long": long, "short": short}
+        self.long_waiting = 0
+        self.cond = threading.Condition()
+
+    def _lane(self, short: bool) -> str | None:
+        if short and self.free["short"]:
+            return "short"
+        if self.free["long"] and (not short or not self.long_waiting):  # short ones don't starve long ones
+            return "long"
+        return None
+
+    @contextmanager
+    def slot(self, short: bool):
+        """Wait for a slot of a lane this recording may use; hold it until the block ends."""
+        with self.cond:
+            if not short:
+                self.long_waiting += 1
+            try:
+                self.cond.wait_for(lambda: self._lane(short) is not None)
+            finally:
+                if not short:
+                    self.long_waiting -= 1
+            lane = self._lane(short)
+            self.free[lane] -= 1
+        try:
+            yield lane
+        finally:
+            with self.cond:
+                self.free[lane] += 1
+                self.cond.notify_all()
+
+
+def _seconds(data: bytes) -> float:
+    """The recording's length from its header, without decoding it (0: unreadable; load_audio,
+    which reads the same header first, then answers why at once)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(io.BytesIO(data))
+        return info.frames / info.samplerate if info.samplerate else 0.0
+    except Exception:  # soundfile/libsndfile errors are many types
+        return 0.0
 
 
 class _BodyLimit:
@@ -105,19 +168,21 @@ async def _too_big(limit: int, send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def parse_words(raw: str | bytes | None, limits: Limits) -> list[str]:
-    """The ``words`` field, typed or an uploaded file: a JSON list of strings, or one entry a line."""
+def parse_words(raw: str | bytes | None, limits: Limits) -> tuple[list[str], str | None]:
+    """The ``words`` field, typed or an uploaded file: a JSON list of strings, or one entry a line.
+
+    Bytes are read as the CLI reads a list file: UTF-8, or else Latin-1, which is also what the
+    form parser does with a typed field. Returns the entries and a note when the file was Latin-1.
+    """
+    note = None
     if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BiasingListError("words: the uploaded file is not UTF-8 text") from None
+        raw, note = decode_word_list(raw)
     try:
         words = parse_word_list(raw or "")
         check_word_list(words, limits.max_entries, limits.max_entry_chars)
     except BiasingListError as e:
         raise BiasingListError(f"words: {e}") from None
-    return words
+    return words, note
 
 
 def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) -> FastAPI:
@@ -147,7 +212,7 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
         return JSONResponse({"error": msg}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     state = {"rec": recognizer}
-    gate = threading.BoundedSemaphore(limits.concurrent)
+    lanes = _Lanes(limits.concurrent, limits.short_concurrent)
     lock = threading.Lock()
 
     def rec() -> Recognizer:
@@ -166,7 +231,8 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
     def page() -> str:
         return (STATIC / "index.html").read_text(encoding="utf-8")
 
-    @app.post("/v1/transcribe", responses={
+    @app.post("/v1/transcribe", response_model=Transcription, response_model_exclude_unset=True, responses={
+        200: {"description": "the transcript; warnings, without_list and attention_png only when they apply"},
         400: {"model": ErrorBody, "description": "not a multipart/form-data request"},
         413: {"model": ErrorBody, "description": "request too large"},
         422: {"model": ErrorBody, "description": "missing or bad fields, unreadable audio or a bad word list"}})
@@ -183,7 +249,7 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
         if bias not in BIAS_MODES:
             return _error(422, f"bias must be one of {', '.join(BIAS_MODES)}")
         try:
-            wlist = parse_words(words.file.read() if isinstance(words, StarletteUpload) else words, limits)
+            wlist, note = parse_words(words.file.read() if isinstance(words, StarletteUpload) else words, limits)
         except BiasingListError as e:
             return _error(422, str(e))
         finally:
@@ -197,7 +263,9 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
             return _error(422, str(e))
         try:
             data = audio.file.read()
-            with gate:  # decoded audio and model state exist for at most `concurrent` requests at once
+            # decoded audio and model state exist for at most concurrent + short_concurrent requests
+            # at once, long recordings for at most `concurrent`
+            with lanes.slot(short=_seconds(data) <= limits.short_seconds):
                 x = load_audio(data, max_seconds=limits.max_audio_seconds)
                 del data
                 res = r.transcribe(x, SAMPLE_RATE, words=wlist, options=opts, attention=attention)
@@ -208,7 +276,7 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
             audio.file.close()
         out = {"audio": audio.filename, **res.to_dict(), "duration": round(res.duration, 3), "bias": opts.bias}
         out.pop("attention", None)
-        warnings = warning_lines(*screen(wlist)[1:]) if opts.bias != "none" else []
+        warnings = ([note] if note else []) + (warning_lines(*screen(wlist)[1:]) if opts.bias != "none" else [])
         if warnings:  # list entries skipped or changed (a duplicate, emoji left out)
             out["warnings"] = [f"words: {w}" for w in warnings]
         if plain is not None:
@@ -220,6 +288,32 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
         return out
 
     return app
+
+
+class TimedWord(BaseModel):
+    word: str
+    start: float = Field(description="seconds from the start of the recording")
+    end: float = Field(description="seconds")
+    confidence: float = Field(description="0 to 1")
+    entity: bool = Field(description="an entry of this request's word list, spelled as listed")
+
+
+class Transcript(BaseModel):
+    text: str = Field(description="the transcript (readable unless format=false)")
+    raw_text: str = Field(description="the recognizer's words: spoken form, entities as listed")
+    words: list[TimedWord]
+
+
+class Transcription(Transcript):
+    """The answer to ``POST /v1/transcribe``."""
+    audio: str | None = Field(description="the uploaded file's name")
+    duration: float = Field(description="seconds of audio")
+    bias: str = Field(description="the biasing mode used (auto resolved)")
+    warnings: list[str] | None = Field(None, description="word-list entries skipped or changed, or the list "
+                                                         "read as Latin-1; only when there are some")
+    without_list: Transcript | None = Field(None, description="the transcript without the list; with compare=true")
+    attention_png: str | None = Field(None, description="base64 PNG of the adapter's attention; with "
+                                                        "attention=true and a contextual adapter")
 
 
 class ErrorBody(BaseModel):
