@@ -86,6 +86,6 @@ def test_keep_only_confident_transcripts():
     sure = {"text": "no harm done", "avg_logprob": -0.2, "no_speech_prob": 0.01, "compression_ratio": 0.8}
     assert keep([sure])
     assert not keep([])
-    assert not keep([sure, {**sure, "avg_logprob": -0.95}])
+    assert not keep([sure, {**sure, "avg_logprob": -0.9}])
     assert not keep([{**sure, "no_speech_prob": 0.9}])
     assert not keep([{**sure, "compression_ratio": 3.0}])

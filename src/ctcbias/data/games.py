@@ -363,13 +363,39 @@ def _decode(args: tuple[str, bytes, str, bool]) -> dict:
         return {"clip": clip, "error": str(e)[:300]}
 
 
+def read_done(path: Path, key: str) -> dict:
+    """The finished clips of a resumable build's log, by ``key``; failed ones are tried again."""
+    done = {}
+    for raw in path.read_text().splitlines() if path.exists() else []:
+        r = json.loads(raw)
+        if "error" not in r:
+            done[r[key]] = r
+    return done
+
+
+def process_clips(fn, todo: list, done: dict, key: str, path: Path, jobs: int, desc: str) -> None:
+    """Run ``fn`` on every item of ``todo`` (``jobs`` processes), logging each result to ``path`` as
+    it comes (so an interrupted build resumes) and adding the good ones to ``done`` by ``key``."""
+    from multiprocessing import Pool
+
+    from tqdm import tqdm
+
+    with open(path, "a") as log:
+        pool = Pool(jobs) if jobs > 1 else None
+        results = pool.imap_unordered(fn, todo, chunksize=4) if pool else map(fn, todo)
+        for r in tqdm(results, total=len(todo), desc=desc, unit="clip", file=sys.stderr):
+            log.write(json.dumps(r, ensure_ascii=False) + "\n")
+            log.flush()
+            if "error" not in r:
+                done[r[key]] = r
+        if pool:
+            pool.close()
+
+
 def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str, dict]:
     """Extract, pair, split and write ``games-train.jsonl`` / ``games-dev.jsonl`` under ``out``
     (audio in ``audio/games/<game>/``); resumable through ``games.done.jsonl``. Returns stats."""
-    from multiprocessing import Pool
-
     from rapidfuzz.distance import Levenshtein
-    from tqdm import tqdm
 
     from ..normalize import normalize
     from .build import sources
@@ -378,11 +404,7 @@ def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str
     archive = fetch_archive(cache or out / "cache")
     clips, lines = script(archive)
     done_path = out / "games.done.jsonl"
-    done = {}
-    for raw in done_path.read_text().splitlines() if done_path.exists() else []:
-        r = json.loads(raw)
-        if "error" not in r:
-            done[r["clip"]] = r
+    done = read_done(done_path, "clip")
     rel = {c: f"audio/games/{GAME}/{c.lower()}.flac" for c in clips}
     todo = []
     with open(archive, "rb") as f:
@@ -394,16 +416,7 @@ def build_games(out: Path, jobs: int = 1, cache: Path | None = None) -> dict[str
             if not heard or not (out / rel[c]).exists():
                 f.seek(clips[c].offset)
                 todo.append((c, f.read(clips[c].size), str(out / rel[c]), no_text))
-    with open(done_path, "a") as log:
-        pool = Pool(jobs) if jobs > 1 else None
-        it = pool.imap_unordered(_decode, todo, chunksize=4) if pool else map(_decode, todo)
-        for r in tqdm(it, total=len(todo), desc=f"games:{GAME}", unit="clip", file=sys.stderr):
-            log.write(json.dumps(r, ensure_ascii=False) + "\n")
-            log.flush()
-            if "error" not in r:
-                done[r["clip"]] = r
-        if pool:
-            pool.close()
+    process_clips(_decode, todo, done, "clip", done_path, jobs, f"games:{GAME}")
 
     # Pair: by name, else Whisper's transcript to the nearest script line, else Whisper alone.
     candidates = sorted({normalize(ln.text) for ln in lines.values()} - {""})
