@@ -189,6 +189,27 @@ def test_the_fast_catalog_for_inference_equals_the_trained_modules():
     assert fast.n_entries == 200 and len(fast.ids) == sum(max(1, len(e)) for e in entries)
 
 
+
+def test_the_fast_catalog_follows_the_weights_as_they_change():
+    """The per-vocabulary gate tables are kept between lists; a weight changed in place (an
+    optimizer step, a loaded state dict) must not leave a list embedded with the old ones."""
+    torch.manual_seed(2)
+    cfg = AdapterConfig(n_subwords=40, d=32, d_a=16, layers=2)
+    a = ContextualAdapter(cfg).eval()
+    entries = [[3, 4, 5], [7], [9, 9, 2, 30]]
+    with torch.inference_mode():
+        first = a.embed(entries)
+        assert torch.equal(a.embed(entries).ext[0], first.ext[0])  # kept: the same numbers
+    with torch.no_grad():
+        a.lstm.weight_ih_l0.add_(0.5)
+        a.tok_emb.weight[5].mul_(2.0)
+    fresh = ContextualAdapter(cfg).eval()
+    fresh.load_state_dict(a.state_dict())
+    with torch.inference_mode():
+        moved, want = a.embed(entries), fresh.embed(entries)
+    assert torch.equal(moved.ext[0], want.ext[0]) and torch.equal(moved.ext[1], want.ext[1])
+    assert not torch.equal(moved.ext[0], first.ext[0])
+
 def test_the_inference_attention_equals_the_trained_one():
     """Inference puts <no-bias> in the catalog as position 0 and folds the temperature in; the
     biased representation and the attention weights must be the training path's."""

@@ -18,7 +18,7 @@ from ..language_model import LanguageModel
 from ..tokenizer import Tokenizer
 from .biasing_list import BiasingList
 from .result import Hypothesis
-from .subword_boosting import EMPTY, BoostConfig, MatchState, advance, finish
+from .subword_boosting import EMPTY, BoostConfig, advance, finish
 
 __all__ = ["BeamConfig", "beam_search"]
 
@@ -37,14 +37,6 @@ class BeamConfig:
     nbest: int = 8
 
 
-@dataclass
-class _Meta:
-    extra: float
-    lm_state: object
-    word: str
-    match: MatchState
-
-
 def _lae(a: float, b: float) -> float:
     if a < b:
         a, b = b, a
@@ -56,12 +48,13 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
                 boost: BoostConfig | None = None) -> list[Hypothesis]:
     """N-best hypotheses (best first) for frame log-probabilities ``logp`` (frames, units)."""
     pieces = tok.pieces
-    starts = np.array([p.startswith("\u2581") for p in pieces])
+    starts = [p.startswith("\u2581") for p in pieces]
     trie = bias.trie if (bias is not None and boost is not None and len(bias)) else None
     # prefixes are nodes of a tree, numbered as they appear (0: the empty prefix), so extending
-    # one is a dict lookup on (node, unit), not a copy and hash of an ever longer tuple
+    # one is a dict lookup on (node, unit), not a copy and hash of an ever longer tuple; a node's
+    # text-only score, LM state, partial word and boosting state are kept in parallel lists
     V = logp.shape[1]
-    meta: list[_Meta] = [_Meta(0.0, lm.start() if lm else None, "", EMPTY)]
+    extras, lm_states, words, matches = [0.0], [lm.start() if lm else None], [""], [EMPTY]
     parent, last_unit = [-1], [-1]
     child: dict[int, int] = {}  # node * V + unit -> node
     beams: dict[int, list[float]] = {0: [0.0, NEG]}  # prefix node -> [log p_blank, log p_nonblank]
@@ -70,97 +63,105 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
     known = lm.prefixes if lm is not None else frozenset()
     listed = bias.word_prefixes if known and bias is not None else frozenset()
     listed_words = bias.words if listed else frozenset()
-
-    def is_known(w: str) -> bool:
-        return w in known or w in listed
+    lm_weight, word_bonus, unk_offset = cfg.lm_weight, cfg.word_bonus, cfg.unk_offset
 
     def fragment(w: str) -> bool:
         """A finished word that escaped the unknown-word offset only as the start of a list word:
         it pays the offset now, so a list does not make pieces of its words cheap."""
         return w in listed and w not in known and w not in listed_words
-    best_lp = logp.max(axis=1)
 
     def extend(prefix: int, c: int, gap: float | None) -> int:
         """The new node for ``prefix`` + unit ``c`` (the caller looked it up first)."""
-        m = meta[prefix]
-        extra, state, word = m.extra, m.lm_state, m.word
-        piece = pieces[c]
-        ws = bool(starts[c])
+        extra, state, word = extras[prefix], lm_states[prefix], words[prefix]
+        before = word
+        ws = starts[c]
         if ws:
             if word and lm is not None:
                 lp, state = lm.score(state, word)
-                extra += cfg.lm_weight * lp + cfg.word_bonus + (cfg.unk_offset if fragment(word) else 0.0)
+                extra += lm_weight * lp + word_bonus + (unk_offset if fragment(word) else 0.0)
             elif word:
-                extra += cfg.word_bonus
-            word = piece[1:]
+                extra += word_bonus
+            word = pieces[c][1:]
         else:
-            word += piece
+            word += pieces[c]
         # once, when the partial word stops being the start of any known word ("▁" alone is fine)
-        if known and word and not is_known(word) and (ws or not m.word or is_known(m.word)):
-            extra += cfg.unk_offset
+        if known and word and not (word in known or word in listed) and \
+                (ws or not before or before in known or before in listed):
+            extra += unk_offset
         match = EMPTY
         if trie is not None:
-            match, delta = advance(trie, m.match, c, ws or not prefix, gap, boost)
+            match, delta = advance(trie, matches[prefix], c, ws or not prefix, gap, boost)
             extra += delta
-        new = child[prefix * V + c] = len(meta)
-        meta.append(_Meta(extra, state, word, match))
+        new = child[prefix * V + c] = len(extras)
+        extras.append(extra)
+        lm_states.append(state)
+        words.append(word)
+        matches.append(match)
         parent.append(prefix)
         last_unit.append(c)
         return new
 
-    blank_lp = logp[:, 0].tolist()
+    # the frame loop works on Python floats: one conversion of a frame's row, not one numpy
+    # scalar per lookup (the same float32 values, so the same sums); its arithmetic and the
+    # order of every merge are those of the plain loop. lae(x, NEG) is x unless x < NEG.
+    lae, blank_skip, prune, width = _lae, cfg.blank_skip, cfg.prune, cfg.beam
+    blank_lp, best_list = logp[:, 0].tolist(), logp.max(axis=1).tolist()
     for t in range(logp.shape[0]):
-        lp = logp[t]
         lp0 = blank_lp[t]
-        nxt: dict[int, list[float]] = {}
-
-        def add(prefix, b, nb):
-            cur = nxt.get(prefix)
-            if cur is None:
-                nxt[prefix] = [b, nb]
-            else:
-                cur[0], cur[1] = _lae(cur[0], b), _lae(cur[1], nb)
-
-        if lp0 > cfg.blank_skip:  # blank-only frame
-            for prefix, (pb, pnb) in beams.items():
-                last_nb = pnb + float(lp[last_unit[prefix]]) if prefix else NEG
-                add(prefix, _lae(pb, pnb) + lp0, last_nb)
-            beams = nxt
+        if lp0 > blank_skip:  # blank-only frame: each prefix stays itself
+            lp = logp[t]
+            beams = {prefix: [lae(pb, pnb) + lp0, pnb + float(lp[last_unit[prefix]]) if prefix else NEG]
+                     for prefix, (pb, pnb) in beams.items()}
             continue
-        bt = float(best_lp[t])
-        cands = [(c, v) for c in top[t].tolist() if (v := float(lp[c])) >= bt - cfg.prune]
+        lp = logp[t].tolist()
+        bt = best_list[t]
+        cands = [(c, v) for c in top[t].tolist() if (v := lp[c]) >= bt - prune]
+        nxt: dict[int, list[float]] = {}
+        get = nxt.get
         for prefix, (pb, pnb) in beams.items():
-            total = _lae(pb, pnb)
-            add(prefix, total + lp0, NEG)
+            total = lae(pb, pnb)
+            cur = get(prefix)
+            if cur is None:
+                cur = nxt[prefix] = [total + lp0, NEG]
+            else:
+                cur[0] = lae(cur[0], total + lp0)
+                if cur[1] < NEG:
+                    cur[1] = NEG
             last = last_unit[prefix]
             if last > 0:
-                add(prefix, NEG, pnb + float(lp[last]))
+                if cur[0] < NEG:
+                    cur[0] = NEG
+                cur[1] = lae(cur[1], pnb + lp[last])
             base = prefix * V
             for c, v in cands:
                 new = child.get(base + c)  # most extensions were made on an earlier frame
                 if new is None:
                     new = extend(prefix, c, bt - v)
-                if c == last:
-                    add(new, NEG, pb + v)
+                nb = pb + v if c == last else total + v
+                cur = get(new)
+                if cur is None:
+                    nxt[new] = [NEG, nb]
                 else:
-                    add(new, NEG, total + v)
-        scored = sorted(nxt.items(), key=lambda kv: _lae(*kv[1]) + meta[kv[0]].extra, reverse=True)
-        beams = dict(scored[: cfg.beam])
+                    if cur[0] < NEG:
+                        cur[0] = NEG
+                    cur[1] = lae(cur[1], nb)
+        ranked = list(nxt.items())
+        score = [lae(b, nb) + extras[n] for n, (b, nb) in ranked]
+        beams = dict(ranked[i] for i in sorted(range(len(ranked)), key=score.__getitem__, reverse=True)[:width])
 
     out = []
     for prefix, (pb, pnb) in beams.items():
-        m = meta[prefix]
-        extra = m.extra
+        extra, word = extras[prefix], words[prefix]
         if lm is not None:
-            state = m.lm_state
-            if m.word:
-                lp_w, state = lm.score(state, m.word)
-                extra += cfg.lm_weight * lp_w + cfg.word_bonus + (cfg.unk_offset if fragment(m.word) else 0.0)
+            state = lm_states[prefix]
+            if word:
+                lp_w, state = lm.score(state, word)
+                extra += cfg.lm_weight * lp_w + cfg.word_bonus + (cfg.unk_offset if fragment(word) else 0.0)
             extra += cfg.lm_weight * lm.end(state)
-        elif m.word:
+        elif word:
             extra += cfg.word_bonus
         if trie is not None:
-            extra += finish(m.match)
+            extra += finish(matches[prefix])
         am = _lae(pb, pnb)
         units = []
         while prefix:

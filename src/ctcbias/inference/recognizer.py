@@ -196,6 +196,10 @@ class Posteriors:
     # the hook's outputs once read (UNREAD until then; None without an adapter)
     attention_read: object = field(default=UNREAD, repr=False)
     plain_read: object = field(default=UNREAD, repr=False)
+    # posteriors(keep=True) of a single-window recording: the stack's block outputs and padding,
+    # from which the adapter's pass (base=) needs only the final head; the adapter acts on that
+    # head's input alone, so every block and the other two heads are the same with and without it
+    stack: tuple | None = field(default=None, repr=False)
 
     def _from_hook(self, name: str, make):
         if getattr(self, name) is UNREAD:
@@ -264,16 +268,28 @@ class Recognizer:
 
     @torch.inference_mode()
     def posteriors(self, audio, sample_rate: int | None = None, bias: BiasingList | None = None,
-                   features: tuple[torch.Tensor, float] | None = None, attention: bool = False) -> Posteriors:
+                   features: tuple[torch.Tensor, float] | None = None, attention: bool = False,
+                   keep: bool = False, base: Posteriors | None = None) -> Posteriors:
         """The CTC heads' log-probabilities. With ``bias`` (and a trained adapter) the contextual
         adapter attends over its entries: encoder biasing (``attention``: read its weights now,
-        not on first use). ``features`` skips the encoder."""
+        not on first use). ``features`` skips the encoder. ``keep``: a single-window recording's
+        posteriors keep the stack's block outputs, so that ``base=`` them, an adapter pass over
+        the same features runs only the final head (the same numbers as the whole stack)."""
         feats, duration = features if features is not None else self.features(audio, sample_rate)
         catalog = None
         if bias is not None and len(bias):
             if self.adapter is None:
                 raise RuntimeError(f"{self.model_dir} has no trained contextual adapter (adapter.pt)")
             catalog = self.entity_embeddings(bias)
+        if base is not None and base.stack is not None and catalog is not None:
+            hidden, pad, lo, hi = base.stack
+            hook = self.adapter.bias_fn(catalog)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                sub = self.stack.output(hidden, pad, hook)
+            post = Posteriors(sub[0, lo:hi].float().numpy(), base.inter, base.phone, duration, hook)
+            if attention:
+                _ = post.attention
+            return post
         k = self.stack.config.stack
         # long audio in overlapping windows, stitched (one attention over an hour would not fit in
         # memory, and training clips are far shorter); each window's frames rounded up to a
@@ -295,6 +311,9 @@ class Recognizer:
                 att.append(_attention(hook, lo, hi))
                 plain.append(_plain(hook, lo, hi))
         post = Posteriors(*(np.concatenate(h) for h in heads), duration, hook if len(wins) == 1 else None)
+        if keep and len(wins) == 1 and catalog is None:  # longer recordings: memory stays flat
+            T = o.hidden[0].shape[1]
+            post.stack = o.hidden, torch.arange(T)[None, :] >= o.lengths[:, None], wins[0][2], wins[0][3]
         if att:
             post.attention_read, post.plain_read = np.concatenate(att), np.concatenate(plain)
         if attention:
@@ -369,6 +388,9 @@ class Recognizer:
             from .shortlist import phone_index
 
             phone_index(bias)  # decodes use shortlists of it: the big list itself needs only its index
+            # its new entries out of the collector's view too: else the full collections they
+            # trigger walk them inside the next decodes (6 in 30 utterances with 10,000 entries)
+            bias.derived("frozen", lambda _: _freeze())
             return bias
         # what every decode would build on first use: the compile pays once, not a call
         _ = bias.word_prefixes, bias.trie
@@ -535,15 +557,18 @@ class Pipeline:
     def duration(self) -> float:
         return self.features[1]
 
-    def posteriors(self, bias: BiasingList, opts: DecodingOptions, attention: bool = False) -> Posteriors:
+    def posteriors(self, bias: BiasingList, opts: DecodingOptions, attention: bool = False,
+                   keep: bool = False) -> Posteriors:
         """The posteriors ``opts`` decodes: with the adapter attending over ``bias`` in encoder and
-        joint biasing, else the plain ones."""
+        joint biasing, else the plain ones (``keep``: with the stack's outputs, which a later
+        adapter pass then starts from)."""
         if opts.uses_adapter and len(bias):
             if self._biased is None or self._biased[0] is not bias:
-                self._biased = bias, self.rec.posteriors(None, bias=bias, features=self.features, attention=attention)
+                self._biased = bias, self.rec.posteriors(None, bias=bias, features=self.features, attention=attention,
+                                                         base=self._plain)
             return self._biased[1]
         if self._plain is None:
-            self._plain = self.rec.posteriors(None, features=self.features)
+            self._plain = self.rec.posteriors(None, features=self.features, keep=keep)
         return self._plain
 
     def shortlisted(self, bias: BiasingList, opts: DecodingOptions) -> BiasingList:
@@ -556,7 +581,8 @@ class Pipeline:
         if self._short is None or self._short[0] is not bias or self._short[1] != key:
             from .shortlist import shortlist, sub_list
 
-            phone = self.posteriors(bias, replace(opts, bias="none")).phone
+            # the decode on the shortlist reuses this pass's stack when the adapter attends
+            phone = self.posteriors(bias, replace(opts, bias="none"), keep=s.decoding(opts).uses_adapter).phone
             self._short = bias, key, sub_list(bias, shortlist(bias, phone, s.size, s.pool, s.fit),
                                                      s.counts_as)
         return self._short[2]
