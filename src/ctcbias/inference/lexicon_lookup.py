@@ -352,6 +352,34 @@ def vetoed(c: dict) -> bool:
     return c["heard_distance_current"] == 0.0 and c["phone_gain"] < 0 and c["subword_gain"] < 0
 
 
+def _placed(c: dict, cs: list[dict], words: list[str], fragments: set[str]) -> tuple[int, int, int]:
+    """Where entry ``c["entry"]`` goes once the judge believes it. The judge says whether; where is
+    the candidate span for the same entry, holding ``c``'s, whose pronunciation explains the audio
+    best against the words there (the highest phone gain), as long as every word it adds to
+    ``c``'s span is a word of a multi-word entry said elsewhere in the hypothesis (``fragments``).
+    Such a lone word is what the adapter's pull toward an entry present in the utterance leaves in
+    the beam ("sao boon" for "Siobhan" in "... from São Paulo"); widening over any word ate correct
+    neighbours (dev WER +0.4 to +0.6 points).
+
+    >>> words = "sao boon is flying".split()
+    >>> cs = [{"start": 1, "end": 2, "entry": 3, "phone_gain": -8.0},
+    ...       {"start": 0, "end": 2, "entry": 3, "phone_gain": 3.5},
+    ...       {"start": 1, "end": 3, "entry": 3, "phone_gain": 9.0}]
+    >>> _placed(cs[0], cs, words, {"sao", "paulo"})
+    (0, 2, 3)
+    >>> _placed(cs[0], cs, words, set())
+    (1, 2, 3)
+    """
+    def adds_only_fragments(o: dict) -> bool:
+        extra = [words[i] for i in range(o["start"], o["end"]) if not c["start"] <= i < c["end"]]
+        return all(w in fragments for w in extra)
+
+    same = [o for o in cs if o["entry"] == c["entry"] and o["start"] <= c["start"] and c["end"] <= o["end"]
+            and adds_only_fragments(o)]
+    best = max(same, key=lambda o: o["phone_gain"])
+    return int(best["start"]), int(best["end"]), int(c["entry"])
+
+
 def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarray, tok: Tokenizer,
            bias: BiasingList, model: LookupModel, lm: LanguageModel | None = None, threshold: float = 0.0,
            memo: dict | None = None, **kw) -> str:
@@ -363,10 +391,13 @@ def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarra
     elif kw.get("attention") is None:
         raise ValueError("this lookup judge needs the contextual adapter's attention")
     cs = [c for c in candidates(tokens, text, logp, phone_logp, tok, bias, lm, memo=memo, **kw) if not vetoed(c)]
-    found = [(float(s), c["start"], c["end"], c["entry"]) for c, s in zip(cs, model.scores(cs) if cs else ()) if s > threshold]
+    scores = model.scores(cs) if cs else ()
+    words = text.split()
+    fragments = {w for _, _, k in entity_spans(words, bias) for w in bias.entries[k].spoken.split()
+                 if len(bias.entries[k].spoken.split()) > 1}
+    found = [(float(s), *_placed(c, cs, words, fragments)) for c, s in zip(cs, scores) if s > threshold]
     if not found:
         return text
-    words = text.split()
     used: set[int] = set()
     repl: dict[int, tuple[int, int]] = {}
     for _, s, e, k in sorted(found, reverse=True):
