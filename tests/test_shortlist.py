@@ -171,7 +171,8 @@ def _noisy_posteriors(rng: np.random.Generator, frames: int) -> np.ndarray:
 
 def test_index_scores_and_spotting_equal_their_plain_forms():
     from ctcbias.inference.align import KeywordGraph, ctc_keyword_scores
-    from ctcbias.inference.shortlist import _PH, _spot
+    from ctcbias.inference.align import ctc_keyword_best as _spot
+    from ctcbias.inference.shortlist import _PH
 
     rng = np.random.default_rng(3)
     phones = _PH.units[1:]

@@ -156,6 +156,39 @@ def best_in_window(ends: np.ndarray, starts: np.ndarray, keys, a: int, b: int) -
     return float(e[t, j]), int(s[t, j]), a + int(t)
 
 
+def _viterbi_tables(logp: np.ndarray, graph: KeywordGraph):
+    """The keyword Viterbi's inputs: emissions as ratios to each frame's best unit, the -inf masks
+    of moves from s-1 and s-2, where a keyword may start, and each keyword's last states. float32
+    throughout: the loop runs once per frame over every keyword's states."""
+    em = (logp - logp.max(-1, keepdims=True)).astype(np.float32)[:, graph.ext]
+    ninf = np.float32(-np.inf)
+    m1, m2 = np.where(graph.from1, 0, ninf).astype(np.float32), np.where(graph.from2, 0, ninf).astype(np.float32)
+    fresh = np.where(graph.enter, 0, ninf).astype(np.float32)
+    return em, m1, m2, fresh, np.maximum(graph.last - 1, graph.first)
+
+
+def ctc_keyword_best(logp: np.ndarray, graph: KeywordGraph) -> np.ndarray:
+    """The score of :func:`ctc_keyword_scores` alone: the same Viterbi pass, without the start
+    frames and the per-frame tables (half the time)."""
+    S = len(graph.ext)
+    ninf = np.float32(-np.inf)
+    if not len(logp) or not S:
+        return np.full(len(graph.first), -np.inf)
+    em, m1, m2, fresh, end = _viterbi_tables(logp, graph)
+    score, best = np.full(S, ninf, dtype=np.float32), np.full(len(end), ninf, dtype=np.float32)
+    p1, p2 = np.full(S, ninf, dtype=np.float32), np.full(S, ninf, dtype=np.float32)
+    for t in range(len(em)):
+        p1[1:], p2[2:] = score[:-1], score[:-2]
+        p1 += m1
+        p2 += m2
+        np.maximum(score, p1, out=score)
+        np.maximum(score, p2, out=score)
+        np.maximum(score, fresh, out=score)
+        score += em[t]
+        np.maximum(best, score[end], out=best)
+    return np.where(graph.lengths == 0, -np.inf, best).astype(np.float64)
+
+
 def ctc_keyword_track(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarray, np.ndarray]:
     """For every frame ``t`` and keyword ``k`` of ``graph``: the best score of an alignment of
     ``k`` that ends at ``t`` (as in :func:`ctc_keyword_scores`), and the frame where it starts;
@@ -165,12 +198,8 @@ def ctc_keyword_track(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarray
     T, S, K = logp.shape[0], len(graph.ext), len(graph.first)
     if T == 0 or S == 0:
         return np.full((0, K), -np.inf, dtype=np.float32), np.zeros((0, K), dtype=np.int32)
-    # float32 throughout: this loop runs once per frame over every keyword's states
-    em = (logp - logp.max(-1, keepdims=True)).astype(np.float32)[:, graph.ext]  # ratio to the best unit
+    em, m1, m2, fresh, end = _viterbi_tables(logp, graph)
     ninf = np.float32(-np.inf)
-    m1, m2 = np.where(graph.from1, 0, ninf).astype(np.float32), np.where(graph.from2, 0, ninf).astype(np.float32)
-    fresh = np.where(graph.enter, 0, ninf).astype(np.float32)
-    end = np.maximum(graph.last - 1, graph.first)
     score, start = np.full(S, ninf, dtype=np.float32), np.zeros(S, dtype=np.int32)
     p1, p2 = np.full(S, ninf, dtype=np.float32), np.full(S, ninf, dtype=np.float32)
     s1, s2 = np.zeros(S, dtype=np.int32), np.zeros(S, dtype=np.int32)

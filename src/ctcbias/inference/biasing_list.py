@@ -216,6 +216,18 @@ class BiasingList:
         """Every start of a list word: the beam search does not treat these as unknown words."""
         return frozenset(w[:i] for w in self.words for i in range(1, len(w) + 1))
 
+    def subset(self, ks: list[int]) -> "BiasingList":
+        """Entries ``ks`` as a list of their own, with what this list already computed (spoken
+        forms, subwords, pronunciations): no tokenizing, no G2P."""
+        entries = [self.entries[k] for k in ks]
+        trie = TokenTrie()
+        for i, e in enumerate(entries):
+            for seg in e.tokens:
+                trie.add(seg, i)
+        out = BiasingList(entries, [], trie, self.variants)
+        out._full.update({i: self._full[k] for i, k in enumerate(ks) if k in self._full})
+        return out
+
     def prons(self, k: int) -> tuple[tuple[str, ...], ...]:
         """Full pronunciations of entry ``k``: lexicon/G2P first, then (with variants on) its
         grapheme-to-grapheme readings, one word at a time; computed once."""

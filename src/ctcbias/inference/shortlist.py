@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..tokenizer import PhoneSet
-from .align import KeywordGraph
-from .biasing_list import BiasingList, TokenTrie
+from .align import KeywordGraph, ctc_keyword_best
+from .biasing_list import BiasingList
 
 __all__ = ["PhoneIndex", "confirmed", "phone_index", "shortlist", "sub_list"]
 
@@ -147,7 +147,7 @@ def shortlist(bias: BiasingList, phone_logp: np.ndarray, size: int = 30, pool: i
     if not len(cand):
         return []
     graph = KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in cand])
-    best = _spot(phone_logp, graph)
+    best = ctc_keyword_best(phone_logp, graph)
     cost = -best / np.maximum(graph.lengths, 1)  # an empty pronunciation: -inf score, so +inf cost
     # the index alone ranks long entries that share common pairs too high, spotting alone short
     # ones that fit anywhere; together they rank the said entries best (on dev)
@@ -155,44 +155,12 @@ def shortlist(bias: BiasingList, phone_logp: np.ndarray, size: int = 30, pool: i
     return sorted(int(cand[j]) for j in order[:size] if cost[j] <= fit)
 
 
-def _spot(logp: np.ndarray, graph: KeywordGraph) -> np.ndarray:
-    """The score of :func:`~ctcbias.inference.align.ctc_keyword_scores` alone: the same Viterbi
-    pass, without the start frames and the per-frame tables that the shortlist does not read
-    (half the time)."""
-    S = len(graph.ext)
-    ninf = np.float32(-np.inf)
-    if not len(logp) or not S:
-        return np.full(len(graph.first), -np.inf)
-    em = (logp - logp.max(-1, keepdims=True)).astype(np.float32)[:, graph.ext]
-    m1, m2 = np.where(graph.from1, 0, ninf).astype(np.float32), np.where(graph.from2, 0, ninf).astype(np.float32)
-    fresh = np.where(graph.enter, 0, ninf).astype(np.float32)
-    end = np.maximum(graph.last - 1, graph.first)
-    score, best = np.full(S, ninf, dtype=np.float32), np.full(len(end), ninf, dtype=np.float32)
-    p1, p2 = np.full(S, ninf, dtype=np.float32), np.full(S, ninf, dtype=np.float32)
-    for t in range(len(em)):
-        p1[1:], p2[2:] = score[:-1], score[:-2]
-        p1 += m1
-        p2 += m2
-        np.maximum(score, p1, out=score)
-        np.maximum(score, p2, out=score)
-        np.maximum(score, fresh, out=score)
-        score += em[t]
-        np.maximum(best, score[end], out=best)
-    return np.where(graph.lengths == 0, -np.inf, best).astype(np.float64)
-
-
 def sub_list(bias: BiasingList, ks: list[int], counts_as: int | None = None) -> BiasingList:
     """Entries ``ks`` of ``bias`` as a list of their own, from what the big list already computed
     (spoken forms, subwords, pronunciations): no tokenizing, no G2P. The lookup's judge counts it
     as the big list (at most ``counts_as`` entries): its entries are the likeliest chance matches
     of all the big list's."""
-    entries = [bias.entries[k] for k in ks]
-    trie = TokenTrie()
-    for i, e in enumerate(entries):
-        for seg in e.tokens:
-            trie.add(seg, i)
-    out = BiasingList(entries, [], trie, bias.variants)
-    out._full.update({i: bias._full[k] for i, k in enumerate(ks) if k in bias._full})
+    out = bias.subset(ks)
     out.counts_as = min(len(bias), counts_as) if counts_as else len(bias)
     return out
 
