@@ -167,6 +167,14 @@ def _viterbi_tables(logp: np.ndarray, graph: KeywordGraph):
     return em, m1, m2, fresh, np.maximum(graph.last - 1, graph.first)
 
 
+def _arrivals(score: np.ndarray, p1: np.ndarray, p2: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> None:
+    """Scores arriving from s-1 and s-2, into ``p1`` and ``p2``: shifted copies of ``score``, the
+    masks adding -inf where a move is not allowed (a state may also start fresh)."""
+    p1[1:], p2[2:] = score[:-1], score[:-2]
+    p1 += m1
+    p2 += m2
+
+
 def ctc_keyword_best(logp: np.ndarray, graph: KeywordGraph) -> np.ndarray:
     """The score of :func:`ctc_keyword_scores` alone: the same Viterbi pass, without the start
     frames and the per-frame tables (half the time)."""
@@ -178,9 +186,7 @@ def ctc_keyword_best(logp: np.ndarray, graph: KeywordGraph) -> np.ndarray:
     score, best = np.full(S, ninf, dtype=np.float32), np.full(len(end), ninf, dtype=np.float32)
     p1, p2 = np.full(S, ninf, dtype=np.float32), np.full(S, ninf, dtype=np.float32)
     for t in range(len(em)):
-        p1[1:], p2[2:] = score[:-1], score[:-2]
-        p1 += m1
-        p2 += m2
+        _arrivals(score, p1, p2, m1, m2)
         np.maximum(score, p1, out=score)
         np.maximum(score, p2, out=score)
         np.maximum(score, fresh, out=score)
@@ -206,11 +212,8 @@ def ctc_keyword_track(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarray
     ends, starts = np.empty((T, K), dtype=np.float32), np.empty((T, K), dtype=np.int32)
     tmp = np.empty(S, dtype=bool)
     for t in range(T):
-        # from s-1 and s-2 (shifted copies; the masks add -inf where a move is not allowed), or fresh
-        p1[1:], s1[1:] = score[:-1], start[:-1]
-        p2[2:], s2[2:] = score[:-2], start[:-2]
-        p1 += m1
-        p2 += m2
+        _arrivals(score, p1, p2, m1, m2)
+        s1[1:], s2[2:] = start[:-1], start[:-2]
         np.greater(p1, score, out=tmp)
         np.copyto(start, s1, where=tmp)
         np.maximum(score, p1, out=score)
