@@ -15,9 +15,10 @@ import soundfile as sf
 import soxr
 from scipy.signal import butter, fftconvolve, sosfilt, sosfiltfilt
 
+from ..audio import SAMPLE_RATE as SR
+
 __all__ = ["plan_augment", "apply_augment", "heavier"]
 
-SR = 16000
 
 
 def plan_augment(rng: random.Random, strength: str = "train") -> list[dict]:

@@ -28,6 +28,7 @@ from pathlib import Path
 import soundfile as sf
 from tqdm import tqdm
 
+from ..audio import SAMPLE_RATE
 from .augment import apply_augment, heavier, plan_augment
 from .catalogs import DOMAIN_KINDS, ReservedGate, dev_entity, load_catalog
 from .patterns import PATTERNS
@@ -164,7 +165,7 @@ def _synth(args) -> dict:
         audio = apply_augment(audio, item["augment"], babble_noise() if babble else None)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.flac")
-        sf.write(tmp, audio, 16000, subtype="PCM_16")
+        sf.write(tmp, audio, SAMPLE_RATE, subtype="PCM_16")
         os.replace(tmp, path)
         dur = sf.info(str(path)).duration
     except Exception as e:  # one bad utterance must not stop a 40-hour build

@@ -44,6 +44,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..audio import SAMPLE_RATE
+
 __all__ = ["GAME_SETS", "Entry", "Line", "read_toc", "segments", "dog_lines", "jas_lines", "cut_lines",
            "character", "script", "closest_line", "split_characters", "build_games"]
 
@@ -346,12 +348,12 @@ def _decode(args: tuple[str, bytes, str, bool]) -> dict:
 
     try:
         audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        audio = soxr.resample(audio.mean(axis=1), sr, 16000).astype(np.float32)
+        audio = soxr.resample(audio.mean(axis=1), sr, SAMPLE_RATE).astype(np.float32)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         tmp = path + ".tmp.flac"
-        sf.write(tmp, np.clip(audio, -1, 1), 16000, subtype="PCM_16")
+        sf.write(tmp, np.clip(audio, -1, 1), SAMPLE_RATE, subtype="PCM_16")
         os.replace(tmp, path)
-        rec = {"clip": clip, "duration": round(len(audio) / 16000, 3)}
+        rec = {"clip": clip, "duration": round(len(audio) / SAMPLE_RATE, 3)}
         if transcribe and _MIN_SEC <= rec["duration"] <= _MAX_SEC:
             if _WHISPER is None:
                 from ..evaluation.peers import WhisperPromptPeer

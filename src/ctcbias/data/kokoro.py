@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import soxr
 
+from ..audio import SAMPLE_RATE
+
 __all__ = ["PACKS", "MODEL_SHA256", "MODEL_SIZE", "HELDOUT_SEED0", "TRAIN_SEEDS", "join_parts", "model_path",
            "pseudo_speaker", "pick_speaker", "synthesize", "available"]
 
@@ -42,7 +44,6 @@ TRAIN_SEEDS = 100_000  # training pseudo-speakers: seeds 0 .. TRAIN_SEEDS - 1
 HELDOUT_SEED0 = 1_000_000  # held-out pseudo-speakers: seeds from here on
 SPEED = (0.85, 1.15)
 _KOKORO_SR = 24000
-_SR = 16000
 _PAD = 0.1  # seconds of silence either side (Kokoro trims its output to the speech)
 
 
@@ -150,8 +151,8 @@ def style(mix: list[float]) -> np.ndarray:
 def synthesize(spec: dict, text: str) -> np.ndarray:
     """Speak ``text`` as pseudo-speaker ``spec`` (from :func:`pseudo_speaker`): float32 mono, 16 kHz."""
     audio, sr = _engine().create(text, voice=style(spec["mix"]), speed=float(spec.get("rate", 1.0)), lang="en-us")
-    audio = soxr.resample(np.asarray(audio, dtype=np.float32), sr, _SR)
-    pad = np.zeros(int(_PAD * _SR), dtype=np.float32)
+    audio = soxr.resample(np.asarray(audio, dtype=np.float32), sr, SAMPLE_RATE)
+    pad = np.zeros(int(_PAD * SAMPLE_RATE), dtype=np.float32)
     return np.ascontiguousarray(np.concatenate([pad, audio, pad]), dtype=np.float32)
 
 
@@ -195,7 +196,7 @@ def measure(n: int = 20, seed: int = 0, threads: int = 1) -> dict:
                     kokoro_audio.append(audio)
             cpu += time.process_time() - c0
             wall += time.perf_counter() - w0
-            dur += len(audio) / _SR
+            dur += len(audio) / SAMPLE_RATE
             hyp = normalize(whisper.transcribe(audio, []))
             refs.append(it["text"])
             hyps.append(hyp)

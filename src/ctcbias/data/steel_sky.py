@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ..audio import SAMPLE_RATE
+
 __all__ = ["SKY_SET", "KEEP", "SkyFile", "rnc_unpack", "read_index", "load_file", "speech_files",
            "keep", "build_sky"]
 
@@ -223,12 +225,12 @@ def _clip(args: tuple[int, bytes, str]) -> dict:
 
     try:
         audio = (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
-        audio = soxr.resample(audio, RATE, 16000).astype(np.float32)
+        audio = soxr.resample(audio, RATE, SAMPLE_RATE).astype(np.float32)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         tmp = path + ".tmp.flac"
-        sf.write(tmp, np.clip(audio, -1, 1), 16000, subtype="PCM_16")
+        sf.write(tmp, np.clip(audio, -1, 1), SAMPLE_RATE, subtype="PCM_16")
         os.replace(tmp, path)
-        rec: dict = {"file": number, "duration": round(len(audio) / 16000, 3)}
+        rec: dict = {"file": number, "duration": round(len(audio) / SAMPLE_RATE, 3)}
         if _MIN_SEC <= rec["duration"] <= _MAX_SEC:
             if _WHISPER is None:
                 from ..evaluation.peers import WhisperPromptPeer
