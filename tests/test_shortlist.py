@@ -130,36 +130,6 @@ def test_a_shortlist_decode_keeps_the_entities_the_judge_accepts(rec):
     assert confirmed(run, Result(said), sub, opts).raw_text == said  # every entity accepted: as it was
 
 
-def _reference_scores(idx: PhoneIndex, phone_logp: np.ndarray) -> np.ndarray:
-    """PhoneIndex.scores as first written, with numpy's unique: the fast path must equal it."""
-    from ctcbias.inference.shortlist import _BAND, _N, _heard
-
-    heard = _heard(phone_logp)
-    if len(heard) < 2 or not idx.n:
-        return np.zeros(idx.n, dtype=np.float32)
-    keys, where = [], []
-    for gap, base in ((1, 0), (2, _N * _N)):
-        for i, (a, b) in enumerate(zip(heard[:-gap], heard[gap:])):
-            k = base + (a[:, None] * _N + b[None, :]).ravel()
-            keys.append(k)
-            where.append(np.full(len(k), i))
-    keys, where = np.concatenate(keys), np.concatenate(where)
-    lo, hi = idx.offsets[keys], idx.offsets[keys + 1]
-    n = hi - lo
-    if not n.sum():
-        return np.zeros(idx.n, dtype=np.float32)
-    at_ = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
-    owner, at = idx.owner[at_].astype(np.int64), idx.at[at_].astype(np.int64)
-    diag = np.repeat(where, n) - at + 1024
-    pair = at * 2 + np.repeat(keys >= _N * _N, n)
-    best = np.zeros(idx.n, dtype=np.int64)
-    for shift in (0, _BAND // 2):
-        band = (diag + shift) // _BAND
-        place, counts = np.unique(np.unique((owner * 4096 + band) * 4096 + pair) // 4096, return_counts=True)
-        np.maximum.at(best, place // 4096, counts)
-    return best.astype(np.float32) / (idx.pairs + 1)
-
-
 def _noisy_posteriors(rng: np.random.Generator, frames: int) -> np.ndarray:
     """Phone log-posteriors with runs of a best phone (blank often) and second choices above 0.1."""
     p = rng.dirichlet(np.full(40, 0.3), size=frames)
@@ -169,18 +139,26 @@ def _noisy_posteriors(rng: np.random.Generator, frames: int) -> np.ndarray:
     return np.log(p / p.sum(1, keepdims=True)).astype(np.float32)
 
 
-def test_index_scores_and_spotting_equal_their_plain_forms():
+def test_index_scores_and_spotting_equal_their_plain_forms(monkeypatch):
+    from ctcbias.inference import shortlist
     from ctcbias.inference.align import KeywordGraph, ctc_keyword_scores
     from ctcbias.inference.align import ctc_keyword_best as _spot
     from ctcbias.inference.shortlist import _PH
 
+    def plain_scores(logp):  # the index's scores with numpy's own unique: the fast path must equal it
+        with monkeypatch.context() as m:
+            m.setattr(shortlist, "_distinct", np.unique)
+            m.setattr(shortlist, "_runs", lambda x: np.unique(x, return_counts=True))
+            return idx.scores(logp)
+
+    assert shortlist._distinct(np.array([3, 1, 3, 2, 1])).tolist() == [1, 2, 3]
     rng = np.random.default_rng(3)
     phones = _PH.units[1:]
     prons = [[phones[i] for i in rng.integers(0, len(phones), size=rng.integers(0, 9))] for _ in range(3000)]
     idx = PhoneIndex(prons)
     for frames in (0, 1, 3, 60, 200):
         logp = _noisy_posteriors(rng, frames)
-        assert np.array_equal(idx.scores(logp), _reference_scores(idx, logp))
+        assert np.array_equal(idx.scores(logp), plain_scores(logp))
         if frames:
             graph = KeywordGraph([[_PH.index[p] for p in pron] for pron in prons[:300]])
             assert np.array_equal(_spot(logp, graph), ctc_keyword_scores(logp, graph)[0])
