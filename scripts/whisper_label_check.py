@@ -12,7 +12,6 @@ import json
 import random
 from pathlib import Path
 
-import ctranslate2
 import jiwer
 import soundfile as sf
 
@@ -32,10 +31,7 @@ whisper = WhisperPromptPeer(threads=1)
 heard = []
 for r in rows[:args.clips]:
     audio, _ = sf.read(args.games / r["audio"], dtype="float32")
-    ctranslate2.set_random_seed(0)
-    segs, _ = whisper.model.transcribe(audio, language="en", beam_size=5, condition_on_previous_text=False,
-                                       vad_filter=False)
-    segs = list(segs)
+    segs = whisper.segments(audio)  # as the games-sky build transcribes
     heard.append((r["text"], normalize(" ".join(s.text for s in segs)), segs))
 
 print(f"all: {len(heard)} clips, WER {jiwer.wer([h[0] for h in heard], [h[1] or '-' for h in heard]):.3f}")

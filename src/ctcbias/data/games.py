@@ -335,31 +335,46 @@ def fetch_archive(cache: Path, package: str = PACKAGE, version: str = VERSION, a
     return root / archive
 
 
-_WHISPER = None
+_WHISPER = None  # one Whisper-base per worker process
 
 
-def _decode(args: tuple[str, bytes, str, bool]) -> dict:
-    """MP3 clip -> 16 kHz mono FLAC (and Whisper's transcript when the script has no line)."""
+def whisper():
+    """This process's Whisper-base (one thread), loaded on first use."""
     global _WHISPER
-    clip, data, path, transcribe = args
+    if _WHISPER is None:
+        from ..evaluation.peers import WhisperPromptPeer
+
+        _WHISPER = WhisperPromptPeer(threads=1)
+    return _WHISPER
+
+
+def save_clip(audio, sr: int, path: str) -> tuple:
+    """``audio`` (mono float at ``sr`` Hz) resampled to 16 kHz and written as FLAC at ``path``
+    (atomically: an interrupted build leaves no half file); returns its seconds and the 16 kHz
+    samples."""
     import numpy as np
     import soundfile as sf
     import soxr
 
+    audio = soxr.resample(audio, sr, SAMPLE_RATE).astype(np.float32)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = path + ".tmp.flac"
+    sf.write(tmp, np.clip(audio, -1, 1), SAMPLE_RATE, subtype="PCM_16")
+    os.replace(tmp, path)
+    return round(len(audio) / SAMPLE_RATE, 3), audio
+
+
+def _decode(args: tuple[str, bytes, str, bool]) -> dict:
+    """MP3 clip -> 16 kHz mono FLAC (and Whisper's transcript when the script has no line)."""
+    clip, data, path, transcribe = args
+    import soundfile as sf
+
     try:
         audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        audio = soxr.resample(audio.mean(axis=1), sr, SAMPLE_RATE).astype(np.float32)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        tmp = path + ".tmp.flac"
-        sf.write(tmp, np.clip(audio, -1, 1), SAMPLE_RATE, subtype="PCM_16")
-        os.replace(tmp, path)
-        rec = {"clip": clip, "duration": round(len(audio) / SAMPLE_RATE, 3)}
-        if transcribe and _MIN_SEC <= rec["duration"] <= _MAX_SEC:
-            if _WHISPER is None:
-                from ..evaluation.peers import WhisperPromptPeer
-
-                _WHISPER = WhisperPromptPeer(threads=1)
-            rec["whisper"] = _WHISPER.transcribe(audio, [])
+        duration, audio = save_clip(audio.mean(axis=1), sr, path)
+        rec = {"clip": clip, "duration": duration}
+        if transcribe and _MIN_SEC <= duration <= _MAX_SEC:
+            rec["whisper"] = whisper().transcribe(audio, [])
         return rec
     except Exception as e:  # one bad clip must not stop the build
         return {"clip": clip, "error": str(e)[:300]}

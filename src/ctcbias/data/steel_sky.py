@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..audio import SAMPLE_RATE
-
 __all__ = ["SKY_SET", "KEEP", "SkyFile", "rnc_unpack", "read_index", "load_file", "speech_files",
            "keep", "build_sky"]
 
@@ -210,40 +208,23 @@ def keep(segments: list[dict]) -> bool:
 
 # --- the set ----------------------------------------------------------------------------------
 
-_WHISPER = None
-
 
 def _clip(args: tuple[int, bytes, str]) -> dict:
     """One clip's 8-bit samples -> 16 kHz FLAC, and Whisper's transcript with its confidences."""
-    global _WHISPER
     number, data, path = args
-    import os
-
     import numpy as np
-    import soundfile as sf
-    import soxr
+
+    from .games import save_clip, whisper
 
     try:
-        audio = (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
-        audio = soxr.resample(audio, RATE, SAMPLE_RATE).astype(np.float32)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        tmp = path + ".tmp.flac"
-        sf.write(tmp, np.clip(audio, -1, 1), SAMPLE_RATE, subtype="PCM_16")
-        os.replace(tmp, path)
-        rec: dict = {"file": number, "duration": round(len(audio) / SAMPLE_RATE, 3)}
-        if _MIN_SEC <= rec["duration"] <= _MAX_SEC:
-            if _WHISPER is None:
-                from ..evaluation.peers import WhisperPromptPeer
-
-                _WHISPER = WhisperPromptPeer(threads=1)
-            import ctranslate2
-
-            ctranslate2.set_random_seed(0)
-            segs, _ = _WHISPER.model.transcribe(audio, language="en", beam_size=5,
-                                                condition_on_previous_text=False, vad_filter=False)
+        duration, audio = save_clip((np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0,
+                                    RATE, path)
+        rec: dict = {"file": number, "duration": duration}
+        if _MIN_SEC <= duration <= _MAX_SEC:
             rec["segments"] = [{"text": s.text.strip(), "avg_logprob": round(s.avg_logprob, 4),
                                 "no_speech_prob": round(s.no_speech_prob, 4),
-                                "compression_ratio": round(s.compression_ratio, 3)} for s in segs]
+                                "compression_ratio": round(s.compression_ratio, 3)}
+                               for s in whisper().segments(audio)]
         return rec
     except Exception as e:  # one bad clip must not stop the build
         return {"file": number, "error": str(e)[:300]}

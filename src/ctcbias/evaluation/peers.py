@@ -47,6 +47,11 @@ class WhisperPromptPeer:
         self.model = WhisperModel(str(d), device="cpu", compute_type="int8", cpu_threads=threads)
 
     def transcribe(self, audio: np.ndarray, words: list[str]) -> str:
+        return " ".join(s.text.strip() for s in self.segments(audio, words))
+
+    def segments(self, audio: np.ndarray, words: list[str] = ()) -> list:
+        """faster-whisper's segments of ``audio``, each with its text and Whisper's confidences
+        (``avg_logprob``, ``no_speech_prob``, ``compression_ratio``)."""
         prompt = ", ".join(words) if words else None  # faster-whisper keeps the prompt's last 223 tokens
         import ctranslate2
 
@@ -55,7 +60,7 @@ class WhisperPromptPeer:
         ctranslate2.set_random_seed(0)
         segs, _ = self.model.transcribe(audio, language="en", beam_size=5, initial_prompt=prompt,
                                         condition_on_previous_text=False, vad_filter=False)
-        return " ".join(s.text.strip() for s in segs)
+        return list(segs)
 
 
 class PocketSphinxPeer:
