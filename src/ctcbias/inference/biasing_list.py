@@ -219,12 +219,7 @@ class BiasingList:
     def subset(self, ks: list[int]) -> "BiasingList":
         """Entries ``ks`` as a list of their own, with what this list already computed (spoken
         forms, subwords, pronunciations): no tokenizing, no G2P."""
-        entries = [self.entries[k] for k in ks]
-        trie = TokenTrie()
-        for i, e in enumerate(entries):
-            for seg in e.tokens:
-                trie.add(seg, i)
-        out = BiasingList(entries, [], trie, self.variants)
+        out = BiasingList([self.entries[k] for k in ks], [], None, self.variants)  # its trie: on first use
         out._full.update({i: self._full[k] for i, k in enumerate(ks) if k in self._full})
         return out
 

@@ -391,13 +391,13 @@ def lookup(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.ndarra
     elif kw.get("attention") is None:
         raise ValueError("this lookup judge needs the contextual adapter's attention")
     cs = [c for c in candidates(tokens, text, logp, phone_logp, tok, bias, lm, memo=memo, **kw) if not vetoed(c)]
-    scores = model.scores(cs) if cs else ()
-    words = text.split()
-    fragments = {w for _, _, k in entity_spans(words, bias) for w in bias.entries[k].spoken.split()
-                 if len(bias.entries[k].spoken.split()) > 1}
-    found = [(float(s), *_placed(c, cs, words, fragments)) for c, s in zip(cs, scores) if s > threshold]
-    if not found:
+    believed = [(float(s), c) for c, s in zip(cs, model.scores(cs) if cs else ()) if s > threshold]
+    if not believed:
         return text
+    words = text.split()
+    fragments = {w for _, _, k in entity_spans(words, bias) if len(ws := bias.entries[k].spoken.split()) > 1
+                 for w in ws}
+    found = [(s, *_placed(c, cs, words, fragments)) for s, c in believed]
     used: set[int] = set()
     repl: dict[int, tuple[int, int]] = {}
     for _, s, e, k in sorted(found, reverse=True):
