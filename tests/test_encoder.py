@@ -140,3 +140,24 @@ def test_packed_training_clips_get_their_own_frames(model_file):
         h = m(log_mel(torch.from_numpy(w))[None, :, :3000])[-1][0].float().numpy()
     at, shifted = h[s // 320: s // 320 + len(second)], h[s // 320 + 2: s // 320 + 2 + len(second)]
     assert cos(second, at) > 0.85 and cos(second, at) > cos(second, shifted) + 0.1
+
+
+def test_fine_tuned_top_blocks_run_inside_the_encoder(model_file):
+    from ctcbias.encoder import EncoderTop, encode
+
+    m = WhisperEncoder.from_ct2(model_file)
+    x = _clip()
+    outs = encode(m, x, bf16=False)
+    top = EncoderTop(m, 1)
+    with torch.inference_mode():  # untouched, the top over the cached input of the last block is the encoder
+        assert torch.allclose(top(outs[-2][None])[0], outs[-1], atol=1e-4)
+    with torch.no_grad():  # fine-tuned: loaded back, the encoder gives what training saw
+        top.blocks[0].fc2.bias.add_(0.5)
+        top.ln_post.weight.mul_(1.5)
+        want = top(outs[-2][None])[0]
+    tuned = WhisperEncoder.from_ct2(model_file).load_top({k: v.half() for k, v in top.state_dict().items()})
+    got = encode(tuned, x, bf16=False)
+    assert torch.allclose(got[-2], outs[-2]) and not torch.allclose(got[-1], outs[-1], atol=0.1)
+    assert torch.allclose(got[-1], want, atol=0.05)  # the shipped weights are float16
+    with pytest.raises(ValueError, match="6 blocks"):
+        EncoderTop(m, 7)

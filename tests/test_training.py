@@ -76,3 +76,58 @@ def test_run_resumes_where_its_checkpoint_left_off(tmp_path):
     rest = [[it["id"] for it in batch] for _, _, batch, _ in again.stream() if not again.advance()]
     assert len(seen) + len(rest) == run.total and again.step == run.total
     assert sorted(i for b in seen + rest for i in b) == sorted(it["id"] for it in items)
+
+
+def test_masks_fall_on_what_the_stack_reads(tmp_path):
+    import json
+
+    import numpy as np
+    import torch
+
+    from ctcbias.training.features import FeatureSet
+    from ctcbias.training.loop import SpecAugment, collate, stack_input
+
+    lens = [40, 25]
+    (tmp_path / "chunk-00000.json").write_text(json.dumps({"ids": ["a", "b"], "lengths": lens}))
+    np.save(tmp_path / "chunk-00000.npy", np.random.default_rng(0).normal(size=(65, 8)).astype(np.float16) + 3)
+    feats = FeatureSet.open(tmp_path)
+    batch = [{"id": "a", "n": 40}, {"id": "b", "n": 25}]
+    aug = SpecAugment(time_masks=1, time_mask_max=5, dim_masks=1, dim_mask_max=2)
+    x0, l0 = collate(batch, feats, aug, np.random.default_rng(1))
+    x1, l1 = stack_input(batch, feats, aug, np.random.default_rng(1))
+    assert torch.equal(x0, x1) and torch.equal(l0, l1)  # without a top: collate, masks and all
+    assert 0 < int((x0[0] == 0).all(-1).sum()) <= 5 and bool((x0[1, 25:] == 0).all())
+    # with a top (a stand-in for the fine-tuned blocks that moves every value), the same masks
+    # zero its output, not its input
+    x2, _ = stack_input(batch, feats, aug, np.random.default_rng(1), top=lambda x, n: x * 2 + 1)
+    valid = torch.arange(40)[None, :, None] < l0[:, None, None]  # (the stack ignores padding)
+    assert torch.equal((x2 == 0) & valid, (x0 == 0) & valid)
+    kept = (x0 != 0) & valid
+    assert torch.allclose(x2[kept], x0[kept] * 2 + 1)
+
+
+def test_letters_as_units_and_a_stack_that_starts_from_a_subword_one(tmp_path):
+    import pytest
+    import torch
+
+    from ctcbias.model import CTCStack, StackConfig
+    from ctcbias.tokenizer import Tokenizer, train_sentencepiece
+    from ctcbias.training.train import init_from
+
+    texts = ["the quick brown fox", "jumps over o'brien's lazy dog"] * 20
+    tok = Tokenizer(train_sentencepiece(texts, tmp_path / "chars", 500, "char"))
+    letters = set("".join(texts)) - {" "}
+    assert len(tok) == len(letters) + 3  # blank, <unk>, the word-start marker
+    ids = tok.encode("lazy fox")
+    assert len(ids) == 9 and tok.decode(ids) == "lazy fox" and [tok.word_start(i) for i in ids].count(True) == 2
+
+    small = dict(d=32, heads=2, ff=64, layers=4, phone_layer=1, inter_layer=2)
+    old = CTCStack(StackConfig(**small, n_subwords=501))
+    torch.save({k: v.half() for k, v in old.state_dict().items()}, tmp_path / "stack.pt")
+    new = CTCStack(StackConfig(**small, n_subwords=len(tok)))
+    fresh = init_from(new, tmp_path / "stack.pt")
+    assert fresh == ["inter_head.bias", "inter_head.weight", "out_head.bias", "out_head.weight"]
+    assert torch.allclose(new.blocks[0].ff[0].weight, old.blocks[0].ff[0].weight, atol=1e-3)
+    assert new.out_head.weight.shape[0] == len(tok)
+    with pytest.raises(ValueError, match="another shape"):
+        init_from(CTCStack(StackConfig(**{**small, "d": 48})), tmp_path / "stack.pt")

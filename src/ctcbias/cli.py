@@ -201,6 +201,13 @@ def train_base(
     pad: float = typer.Option(0.0, min=0.0, max=30.0,
                               help="seconds of zero audio after each clip in the encoder (30: Whisper's own window)"),
     pack: bool = typer.Option(False, help="with --pad 30: several training clips share one window (cheaper)"),
+    tune_blocks: int = typer.Option(0, min=0, max=3, help="fine-tune the encoder's last blocks with the stack "
+                                                          "(the cache then holds the output of the block below)"),
+    tune_lr_scale: Optional[float] = typer.Option(None, min=0.0, help="those blocks' learning rate relative to "
+                                                                      "the stack's (default: TrainConfig's)"),
+    units: str = typer.Option("unigram", help="output units of a new tokenizer: 'unigram' (sentencepiece "
+                                              "subwords) or 'char' (letters); an --out that holds subwords.model "
+                                              "keeps its units"),
 ):
     """Cache encoder features (resumable), then train the CTC stack (resumable) and export it."""
     from .training.features import cache_features
@@ -216,9 +223,14 @@ def train_base(
         typer.echo("--pack needs --pad 30", err=True)
         raise typer.Exit(2)
     for name in ("dev", "train"):
-        cache_features(loop.data / f"{name}.jsonl", loop.feats, jobs=jobs, pad=pad, pack=pack and name == "train")
+        cache_features(loop.data / f"{name}.jsonl", loop.feats, jobs=jobs, pad=pad, pack=pack and name == "train",
+                       layer=-1 - tune_blocks)
     augment = SpecAugment(**_given(time_mask_max=time_mask_max, dim_mask_max=dim_mask_max))
-    train(loop.config(TrainConfig, out=out, augment=augment))
+    if units not in ("unigram", "char"):
+        typer.echo(f"--units {units}: 'unigram' or 'char'", err=True)
+        raise typer.Exit(2)
+    train(loop.config(TrainConfig, out=out, augment=augment, tune_blocks=tune_blocks, units=units,
+                      **_given(tune_lr_scale=tune_lr_scale)))
 
 
 @_loop_command("adapter", "AdapterTrainConfig", Path("data/adapter-work"), "checkpoints and log",

@@ -8,6 +8,7 @@ intermediate layers. Input of any length up to 30 s; the log-mel front end follo
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import struct
@@ -20,7 +21,7 @@ from torch import nn
 
 from .audio import SAMPLE_RATE
 
-__all__ = ["read_ct2", "log_mel", "WhisperEncoder", "default_model_file", "WHISPER_BASE_SHA256"]
+__all__ = ["read_ct2", "log_mel", "WhisperEncoder", "EncoderTop", "default_model_file", "WHISPER_BASE_SHA256"]
 
 WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 N_FFT, HOP, N_MELS = 400, 160, 80
@@ -208,6 +209,46 @@ class WhisperEncoder(nn.Module):
             outs.append(x)
         outs[-1] = self.ln_post(x)
         return outs
+
+    def load_top(self, state: dict[str, torch.Tensor]) -> "WhisperEncoder":
+        """Put fine-tuned weights of the last blocks and the final layer norm (an
+        :class:`EncoderTop`'s state) into this encoder, in place."""
+        n = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
+        top = EncoderTop(self, n)
+        top.load_state_dict({k: v.float() for k, v in state.items()})
+        for i, blk in enumerate(top.blocks):
+            self.blocks[len(self.blocks) - n + i] = blk
+        self.ln_post = top.ln_post
+        return self.eval().requires_grad_(False)
+
+
+class EncoderTop(nn.Module):
+    """The encoder's last ``n`` blocks and its final layer norm, as a module of their own: a stack
+    that fine-tunes them trains on the cached output of the block below (``encode(...)[-n - 1]``)
+    and ships their weights, which :meth:`WhisperEncoder.load_top` puts back into the encoder, so
+    inference runs the encoder once, as before.
+
+    >>> enc = WhisperEncoder(80, 64, 2, 3, n_ctx=8)
+    >>> x = torch.randn(1, 8, 64)
+    >>> bool(torch.allclose(EncoderTop(enc, 1)(x), enc.ln_post(enc.blocks[2](x))))
+    True
+    """
+
+    def __init__(self, enc: WhisperEncoder, n: int):
+        super().__init__()
+        if not 1 <= n <= len(enc.blocks):
+            raise ValueError(f"the encoder has {len(enc.blocks)} blocks; cannot fine-tune its last {n}")
+        self.blocks = nn.ModuleList(copy.deepcopy(b) for b in enc.blocks[-n:])
+        self.ln_post = copy.deepcopy(enc.ln_post)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, frames, d), the output of the block below; ``lengths`` masks padding out of attention."""
+        mask = None
+        if lengths is not None:
+            mask = (torch.arange(x.shape[1])[None, :] < lengths[:, None])[:, None, None, :]
+        for blk in self.blocks:
+            x = blk(x, mask)
+        return self.ln_post(x)
 
 
 WINDOW, OVERLAP = MAX_FRAMES, 400  # mel frames: 30 s windows overlapping by 4 s for long audio

@@ -31,6 +31,7 @@ class StackConfig:
     dropout: float = 0.1
     stack: int = 2  # encoder frames per stack frame
     encoder_pad: float = 0.0  # seconds of zeros after each clip in the encoder (see encoder.encode)
+    tuned_blocks: int = 0  # the encoder's last blocks fine-tuned with the stack (encoder_top.pt; see encoder.EncoderTop)
 
     def to_dict(self) -> dict:
         return asdict(self)

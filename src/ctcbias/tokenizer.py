@@ -61,12 +61,18 @@ class PhoneSet:
         return [self.index[p] for w in words for p in lexicon[w]]
 
 
-def train_sentencepiece(texts: list[str], prefix: Path, vocab_size: int = 500) -> Path:
-    """Train a unigram model on normalized texts; writes ``prefix.model`` and ``prefix.vocab``."""
+def train_sentencepiece(texts: list[str], prefix: Path, vocab_size: int = 500, model_type: str = "unigram") -> Path:
+    """Train a sentencepiece model on normalized texts; writes ``prefix.model`` and ``prefix.vocab``.
+    ``model_type`` "unigram": ``vocab_size`` subwords; "char": one unit per character seen (and
+    the word-start marker), ``vocab_size`` ignored."""
     import sentencepiece as spm
 
+    if model_type not in ("unigram", "char"):
+        raise ValueError(f"units {model_type!r}: 'unigram' or 'char'")
+    if model_type == "char":  # every character, the word-start marker and <unk>
+        vocab_size = len(set("".join(texts)) - {" "}) + 2
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(texts), model_prefix=str(prefix), vocab_size=vocab_size, model_type="unigram",
+        sentence_iterator=iter(texts), model_prefix=str(prefix), model_type=model_type, vocab_size=vocab_size,
         character_coverage=1.0, bos_id=-1, eos_id=-1, pad_id=-1, num_threads=1, minloglevel=2,
         normalization_rule_name="identity")
     return Path(f"{prefix}.model")

@@ -22,11 +22,12 @@ import numpy as np
 import torch
 
 from ..contextual_adapter import AdapterConfig, ContextualAdapter
+from ..encoder import EncoderTop, WhisperEncoder
 from ..model import CTCStack, StackConfig
 from ..tokenizer import Tokenizer
-from .features import FeatureSet
+from .features import FeatureSet, feature_kind
 from ..inference.result import greedy_units
-from .loop import LoopConfig, Run, SpecAugment, collate, ctc_loss, load_weights, optimizer_step
+from .loop import LoopConfig, Run, SpecAugment, ctc_loss, load_weights, optimizer_step, stack_input
 
 log = logging.getLogger("ctcbias.adapter")
 
@@ -49,13 +50,20 @@ class AdapterTrainConfig(LoopConfig):
     p_phrase: float = 0.5  # per utterance: also list a random span of its own words (more positives)
 
 
-def load_base(model_dir: Path) -> tuple[CTCStack, Tokenizer]:
+def load_base(model_dir: Path) -> tuple[CTCStack, Tokenizer, EncoderTop | None]:
+    """The frozen stack, its tokenizer, and the encoder blocks it fine-tuned (None if none)."""
     meta = json.loads((model_dir / "config.json").read_text())
     stack = CTCStack(StackConfig(**meta["stack"]))
     stack.load_state_dict({k: v.float() for k, v in torch.load(model_dir / "stack.pt", weights_only=True).items()})
     for p in stack.parameters():
         p.requires_grad_(False)
-    return stack.eval(), Tokenizer(model_dir / "subwords.model")
+    top = None
+    if stack.config.tuned_blocks:
+        top = EncoderTop(WhisperEncoder.from_ct2(), stack.config.tuned_blocks)
+        top.load_state_dict({k: v.float() for k, v in
+                             torch.load(model_dir / "encoder_top.pt", weights_only=True).items()})
+        top.eval().requires_grad_(False)
+    return stack.eval(), Tokenizer(model_dir / "subwords.model"), top
 
 
 def _items(manifest: Path, feats: FeatureSet, tok: Tokenizer) -> list[dict]:
@@ -94,15 +102,14 @@ def batch_list(batch: list[dict], pool: list[str], cfg: AdapterTrainConfig, rng:
 
 @torch.no_grad()
 def evaluate(stack: CTCStack, adapter: ContextualAdapter, items: list[dict], feats: FeatureSet, tok: Tokenizer,
-             lists: list[list[str]]) -> dict:
+             lists: list[list[str]], top: EncoderTop | None = None) -> dict:
     """Greedy WER and entity hit rate on dev, without a list and with each utterance's own list."""
     import jiwer
 
     adapter.eval()
     refs, plain, biased, hits, total, loss0, loss1 = [], [], [], 0, 0, 0.0, 0.0
     for it, lst in zip(items, lists):
-        x, lengths = collate([it], feats, None, None)
-        low = stack.lower(x, lengths)
+        low = stack.lower(*stack_input([it], feats, None, None, top))
         n = int(low[2][0])
         emb = adapter.embed([tok.encode(e) for e in lst])
         o0 = stack.upper(*low)
@@ -127,8 +134,12 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
 
     cfg.work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    stack, tok = load_base(cfg.model)
+    stack, tok, top = load_base(cfg.model)
     ftrain, fdev = FeatureSet.open(cfg.feats / "train"), FeatureSet.open(cfg.feats / "dev")
+    for name in ("train", "dev"):
+        if feature_kind(cfg.feats / name)["layer"] != -1 - stack.config.tuned_blocks:
+            raise ValueError(f"{cfg.feats / name} holds encoder output {feature_kind(cfg.feats / name)['layer']}; "
+                             f"the stack in {cfg.model} reads output {-1 - stack.config.tuned_blocks}")
     train_items = _items(cfg.data / "train.jsonl", ftrain, tok)
     pool = sorted({e for it in train_items for e in it["ents"]})
     dev = _items(cfg.data / "dev.jsonl", fdev, tok)
@@ -155,9 +166,8 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     for epoch, bi, batch, _ in run.stream():
         lrng = random.Random(f"{cfg.seed}:{epoch}:{bi}")  # the same list again on resume
         lst = batch_list(batch, pool, cfg, lrng)
-        x, lengths = collate(batch, ftrain, cfg.augment, np.random.default_rng([cfg.seed, epoch, bi]))
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            low = stack.lower(x, lengths)
+            low = stack.lower(*stack_input(batch, ftrain, cfg.augment, np.random.default_rng([cfg.seed, epoch, bi]), top))
             base = stack.upper(*low)  # the frozen stack runs once, without gradients
         hook = adapter.bias_fn(adapter.embed([tok.encode(e) for e in lst]))
         logp = stack.output([h.float() for h in base.hidden], low[1], hook)
@@ -169,11 +179,11 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
                      run.step, run.total, run.epoch, loss.item(), len(lst), lr, adapter.gain.item(),
                      adapter.log_temp.exp().item(), adapter.no_bias_offset.item(), run.elapsed)
         if run.step % 300 == 0:
-            log.info("dev at step %d: %s", run.step, json.dumps(evaluate(stack, adapter, dev, fdev, tok, dlists)))
+            log.info("dev at step %d: %s", run.step, json.dumps(evaluate(stack, adapter, dev, fdev, tok, dlists, top)))
         if run.out_of_time():
             break
     run.close()
-    dev_scores = evaluate(stack, adapter, dev, fdev, tok, dlists)
+    dev_scores = evaluate(stack, adapter, dev, fdev, tok, dlists, top)
     log.info("final dev: %s", json.dumps(dev_scores))
     sd = {k: v.half() if v.is_floating_point() else v for k, v in adapter.state_dict().items()}
     torch.save(sd, cfg.model / "adapter.pt")

@@ -29,8 +29,8 @@ GAP = 0.32  # silence between packed utterances, s (a whole number of 20 ms enco
 _ENC = None  # one encoder per worker process
 
 
-def _packed(enc, audios: list[np.ndarray]) -> list[np.ndarray]:
-    """Last-layer features of each clip, several clips per zero-padded 30 s window."""
+def _packed(enc, audios: list[np.ndarray], layer: int = -1) -> list[np.ndarray]:
+    """Features of each clip (encoder output ``layer``), several clips per zero-padded 30 s window."""
     import torch
 
     from ..encoder import HOP, WINDOW, log_mel
@@ -50,32 +50,32 @@ def _packed(enc, audios: list[np.ndarray]) -> list[np.ndarray]:
             x[s:s + len(a)] = a
         if len(x) > WINDOW * HOP:  # one clip over 30 s: encode it alone, windowed
             from ..encoder import encode
-            out.append(encode(enc, group[0], pad=30.0)[-1].numpy())
+            out.append(encode(enc, group[0], pad=30.0)[layer].numpy())
             continue
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            h = enc(log_mel(torch.from_numpy(x))[None, :, :WINDOW])[-1][0].float().numpy()
+            h = enc(log_mel(torch.from_numpy(x))[None, :, :WINDOW])[layer][0].float().numpy()
         for s, a in zip(starts, group):
             n = len(a) // HOP // 2  # what encode() keeps for this clip alone
             out.append(h[s // frame: s // frame + n])
     return out
 
 
-def _encode_chunk(args: tuple[list[dict], Path, Path, int, float, bool]) -> int:
+def _encode_chunk(args: tuple[list[dict], Path, Path, int, float, bool, int]) -> int:
     import torch
 
     from ..audio import load_audio
     from ..encoder import WhisperEncoder, encode
 
-    items, root, dst, threads, pad, pack = args
+    items, root, dst, threads, pad, pack, layer = args
     torch.set_num_threads(threads)
     global _ENC
     if _ENC is None:
         _ENC = WhisperEncoder.from_ct2()
     enc = _ENC
     if pack:
-        feats = [f.astype(np.float16) for f in _packed(enc, [load_audio(root / it["audio"]) for it in items])]
+        feats = [f.astype(np.float16) for f in _packed(enc, [load_audio(root / it["audio"]) for it in items], layer)]
     else:
-        feats = [encode(enc, load_audio(root / it["audio"]), pad=pad)[-1].numpy().astype(np.float16)
+        feats = [encode(enc, load_audio(root / it["audio"]), pad=pad)[layer].numpy().astype(np.float16)
                  for it in items]
     lens = [len(f) for f in feats]
     np.save(dst.with_suffix(".npy"), np.concatenate(feats))
@@ -83,11 +83,14 @@ def _encode_chunk(args: tuple[list[dict], Path, Path, int, float, bool]) -> int:
     return len(items)
 
 
-def cache_features(manifest: Path, out: Path, jobs: int = 2, pad: float = 0.0, pack: bool = False) -> Path:
+def cache_features(manifest: Path, out: Path, jobs: int = 2, pad: float = 0.0, pack: bool = False,
+                   layer: int = -1) -> Path:
     """Encode every utterance of ``manifest`` into ``out/<set name>/``; returns that folder.
 
     ``pad``: seconds of zeros after each clip (see ``encoder.encode``); ``pack``: several training
-    clips per 30 s window (needs ``pad`` of 30).
+    clips per 30 s window (needs ``pad`` of 30); ``layer``: which block's output (-1: the last,
+    after Whisper's final layer norm; -2: the input of the last block, for a stack that fine-tunes
+    that block).
     """
     if pack and pad < 30:
         raise ValueError("pack needs pad=30: packed clips sit in full 30 s windows")
@@ -96,11 +99,13 @@ def cache_features(manifest: Path, out: Path, jobs: int = 2, pad: float = 0.0, p
     items = [json.loads(line) for line in manifest.open()]
     dst = out / manifest.stem
     dst.mkdir(parents=True, exist_ok=True)
-    kind = {"pad": pad, "pack": pack}
-    if feature_kind(dst)["pad"] != pad and any(dst.glob("chunk-*.json")):
-        raise ValueError(f"{dst} holds features with pad={feature_kind(dst)['pad']}, not {pad}: use another folder")
+    kind = {"pad": pad, "pack": pack, "layer": layer}
+    old = feature_kind(dst)
+    if (old["pad"], old["layer"]) != (pad, layer) and any(dst.glob("chunk-*.json")):
+        raise ValueError(f"{dst} holds features with pad={old['pad']}, layer={old['layer']}, not "
+                         f"pad={pad}, layer={layer}: use another folder")
     (dst / "kind.json").write_text(json.dumps(kind))
-    todo = [(items[i:i + CHUNK], manifest.parent, dst / f"chunk-{i // CHUNK:05d}", max(1, 2 // jobs), pad, pack)
+    todo = [(items[i:i + CHUNK], manifest.parent, dst / f"chunk-{i // CHUNK:05d}", max(1, 2 // jobs), pad, pack, layer)
             for i in range(0, len(items), CHUNK)]
     todo = [t for t in todo if not t[2].with_suffix(".json").exists()]
     with tqdm(total=len(items), initial=len(items) - sum(len(t[0]) for t in todo), unit="utt",
@@ -116,9 +121,10 @@ def cache_features(manifest: Path, out: Path, jobs: int = 2, pad: float = 0.0, p
 
 
 def feature_kind(folder: Path) -> dict:
-    """``{"pad", "pack"}`` of a cached set; a cache from before kinds were recorded is unpadded."""
+    """``{"pad", "pack", "layer"}`` of a cached set (a cache from before kinds were recorded is
+    unpadded, one from before layers were, the last layer's)."""
     f = folder / "kind.json"
-    return json.loads(f.read_text()) if f.exists() else {"pad": 0.0, "pack": False}
+    return {"pad": 0.0, "pack": False, "layer": -1, **(json.loads(f.read_text()) if f.exists() else {})}
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .features import FeatureSet
 
 __all__ = ["LoopConfig", "Run", "SpecAugment", "batch_stream", "batches", "collate", "cosine_lr", "ctc_loss", "load_checkpoint", "load_weights",
-           "optimizer_step", "save_checkpoint"]
+           "optimizer_step", "save_checkpoint", "spec_masks", "stack_input"]
 
 log = logging.getLogger("ctcbias.train")
 
@@ -91,20 +91,42 @@ def collate(batch: list[dict], feats: FeatureSet, augment: SpecAugment | None, r
     t = max(it["n"] for it in batch)
     x = np.zeros((len(batch), t, feats.chunks[0].shape[1]), dtype=np.float32)
     for i, it in enumerate(batch):
-        f = np.asarray(feats[it["id"]], dtype=np.float32)
-        if augment is not None:
-            f = f.copy()
-            for _ in range(augment.time_masks):
-                w = rng.integers(0, augment.time_mask_max + 1)
-                s = rng.integers(0, max(1, len(f) - w))
-                f[s:s + w] = 0
-            for _ in range(augment.dim_masks):
-                w = rng.integers(0, augment.dim_mask_max + 1)
-                s = rng.integers(0, f.shape[1] - w)
-                f[:, s:s + w] = 0
-        x[i, : it["n"]] = f
+        x[i, : it["n"]] = feats[it["id"]]
     lengths = torch.tensor([it["n"] for it in batch])
+    if augment is not None:
+        x *= spec_masks([it["n"] for it in batch], t, x.shape[2], augment, rng)
     return torch.from_numpy(x), lengths
+
+
+def stack_input(batch: list[dict], feats: FeatureSet, augment: SpecAugment | None,
+                rng: np.random.Generator | None, top: torch.nn.Module | None = None):
+    """The stack's input for a batch and its lengths: the cached features, through ``top`` (the
+    fine-tuned encoder blocks, :class:`~ctcbias.encoder.EncoderTop`) where the stack has one, then
+    masked by ``augment`` (training), so the masks fall on what the stack reads either way."""
+    if top is None:
+        return collate(batch, feats, augment, rng)
+    x, lengths = collate(batch, feats, None, None)
+    x = top(x, lengths)
+    if augment is not None:
+        x = x * torch.from_numpy(spec_masks(lengths.tolist(), x.shape[1], x.shape[2], augment, rng))
+    return x, lengths
+
+
+def spec_masks(lengths: list[int], frames: int, width: int, augment: SpecAugment,
+               rng: np.random.Generator) -> np.ndarray:
+    """``augment``'s masks for a padded batch: ``(batch, frames, width)`` of 1 (kept) and 0 (masked).
+    (:func:`stack_input` puts them on what the stack reads.)"""
+    keep = np.ones((len(lengths), frames, width), dtype=np.float32)
+    for i, n in enumerate(lengths):
+        for _ in range(augment.time_masks):
+            w = rng.integers(0, augment.time_mask_max + 1)
+            s = rng.integers(0, max(1, n - w))
+            keep[i, s:min(s + w, n)] = 0
+        for _ in range(augment.dim_masks):
+            w = rng.integers(0, augment.dim_mask_max + 1)
+            s = rng.integers(0, width - w)
+            keep[i, :n, s:s + w] = 0
+    return keep
 
 
 def ctc_loss(logp: torch.Tensor, lengths: torch.Tensor, targets: list[list[int]]) -> torch.Tensor:
