@@ -80,9 +80,11 @@ def test_confidence_is_calibrated(rec):
     r = rec.transcribe(EX / "travel.wav", words=WORDS)
     raw = rec.transcribe(EX / "travel.wav", words=WORDS, calibrated=False)
     assert all(0 < w.confidence <= 1 for w in r.words)
-    # the lookup's entity: near zero raw (the subword head never said it), likely right once calibrated
+    # the lookup's entities: near zero raw (the subword head hardly said them), likely right once calibrated
     got = {w.word: (w.confidence, v.confidence) for w, v in zip(r.words, raw.words) if w.entity}
-    assert got["Siobhan"][1] < 0.05 and got["Siobhan"][0] > 0.6, got
+    low = [w for w, (_, raw_c) in got.items() if raw_c < 0.1]
+    assert {"Siobhan", "Wrocław"} <= set(low) and min(got[w][1] for w in low) < 0.05, got
+    assert all(got[w][0] > 0.6 for w in low), got
 
 
 def _words(text: str, step: float = 0.4, length: float = 0.3, t0: float = 0.0) -> list[Word]:
