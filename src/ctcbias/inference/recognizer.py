@@ -244,13 +244,13 @@ class Recognizer:
         stack = CTCStack(StackConfig(**meta["stack"]))
         stack.load_state_dict({k: v.float() for k, v in torch.load(d / "stack.pt", weights_only=True).items()})
         enc = WhisperEncoder.from_ct2(encoder)
+        if enc.dim != stack.config.in_dim:
+            raise ValueError(f"encoder width {enc.dim} does not match the stack's input {stack.config.in_dim}")
         if stack.config.tuned_blocks:
             if not (d / "encoder_top.pt").exists():
                 raise FileNotFoundError(f"{d}: the stack fine-tuned the encoder's last blocks, but "
                                         f"encoder_top.pt (their weights) is missing")
             enc.load_top(torch.load(d / "encoder_top.pt", weights_only=True))
-        if enc.dim != stack.config.in_dim:
-            raise ValueError(f"encoder width {enc.dim} does not match the stack's input {stack.config.in_dim}")
         from ..pronounce import cmudict_prons
 
         cmudict_prons("a")  # load the pronunciation dictionary now, not inside the first call
