@@ -193,3 +193,13 @@ def test_long_posteriors_are_decoded_in_pieces_cut_in_pauses(rec, clips):
     start = 2 * len(parts[0].subword) + len(parts[1].subword) + 3 * 700
     n = len(alone[1].words)
     assert [w.start for w in r.words[-n:]] == [round(w.start + start * FRAME_SECONDS, 2) for w in alone[1].words]
+
+
+def test_a_model_whose_encoder_blocks_are_missing_says_so(tmp_path):
+    import shutil
+
+    from ctcbias.inference.recognizer import DEFAULT_MODEL
+
+    shutil.copytree(DEFAULT_MODEL, tmp_path / "m", ignore=shutil.ignore_patterns("encoder_top.pt"))
+    with pytest.raises(FileNotFoundError, match="encoder_top.pt"):
+        Recognizer.load(tmp_path / "m")
