@@ -213,9 +213,8 @@ class WhisperEncoder(nn.Module):
     def load_top(self, state: dict[str, torch.Tensor]) -> "WhisperEncoder":
         """Put fine-tuned weights of the last blocks and the final layer norm (an
         :class:`EncoderTop`'s state) into this encoder, in place."""
-        n = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
-        top = EncoderTop(self, n)
-        top.load_state_dict({k: v.float() for k, v in state.items()})
+        top = EncoderTop.from_state(self, state)
+        n = len(top.blocks)
         for i, blk in enumerate(top.blocks):
             self.blocks[len(self.blocks) - n + i] = blk
         self.ln_post = top.ln_post
@@ -240,6 +239,13 @@ class EncoderTop(nn.Module):
             raise ValueError(f"the encoder has {len(enc.blocks)} blocks; cannot fine-tune its last {n}")
         self.blocks = nn.ModuleList(copy.deepcopy(b) for b in enc.blocks[-n:])
         self.ln_post = copy.deepcopy(enc.ln_post)
+
+    @classmethod
+    def from_state(cls, enc: WhisperEncoder, state: dict[str, torch.Tensor]) -> "EncoderTop":
+        """The top of ``enc`` with the fine-tuned weights ``state`` (as shipped, float16 allowed)."""
+        top = cls(enc, 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks.")))
+        top.load_state_dict({k: v.float() for k, v in state.items()})
+        return top
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """x: (batch, frames, d), the output of the block below; ``lengths`` masks padding out of attention."""

@@ -59,9 +59,7 @@ def load_base(model_dir: Path) -> tuple[CTCStack, Tokenizer, EncoderTop | None]:
         p.requires_grad_(False)
     top = None
     if stack.config.tuned_blocks:
-        top = EncoderTop(WhisperEncoder.from_ct2(), stack.config.tuned_blocks)
-        top.load_state_dict({k: v.float() for k, v in
-                             torch.load(model_dir / "encoder_top.pt", weights_only=True).items()})
+        top = EncoderTop.from_state(WhisperEncoder.from_ct2(), torch.load(model_dir / "encoder_top.pt", weights_only=True))
         top.eval().requires_grad_(False)
     return stack.eval(), Tokenizer(model_dir / "subwords.model"), top
 
@@ -137,8 +135,9 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     stack, tok, top = load_base(cfg.model)
     ftrain, fdev = FeatureSet.open(cfg.feats / "train"), FeatureSet.open(cfg.feats / "dev")
     for name in ("train", "dev"):
-        if feature_kind(cfg.feats / name)["layer"] != -1 - stack.config.tuned_blocks:
-            raise ValueError(f"{cfg.feats / name} holds encoder output {feature_kind(cfg.feats / name)['layer']}; "
+        layer = feature_kind(cfg.feats / name)["layer"]
+        if layer != -1 - stack.config.tuned_blocks:
+            raise ValueError(f"{cfg.feats / name} holds encoder output {layer}; "
                              f"the stack in {cfg.model} reads output {-1 - stack.config.tuned_blocks}")
     train_items = _items(cfg.data / "train.jsonl", ftrain, tok)
     pool = sorted({e for it in train_items for e in it["ents"]})
