@@ -23,6 +23,8 @@ from ctcbias.normalize import normalize
 
 SETTINGS = {  # name -> ShortlistOptions overrides
     "now": {},
+    "pool200-flat": {"pool": 200, "prefer_long": 0.0},
+    "pool600-flat": {"pool": 600, "prefer_long": 0.0},
     "guard0.3": {"guard_distance": 0.3},
     "guard0.25": {"guard_distance": 0.25},
     "boost0.5": {"boost_scale": 0.5},

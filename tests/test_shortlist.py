@@ -190,3 +190,17 @@ def test_a_big_list_compiled_leaves_the_collector_nothing_of_it(rec):
     before = gc.get_freeze_count()
     rec.compile(_big_list(2500))
     assert gc.get_freeze_count() > before
+
+
+def test_a_long_entry_heard_with_a_slip_outranks_a_short_one_that_fits(rec):
+    from ctcbias.inference.shortlist import _PH
+
+    lst = rec.compile(["Bo", "Tocilizumab"] + _big_list(1200)[3:])
+    short, long_ = lst.entries[0].quick, list(lst.entries[1].quick)
+    slip = long_[:3] + ["ZH"] + long_[4:]  # one phone misheard
+    seq = [0, *(_PH.index[p] for p in short), 0, 0, *(_PH.index[p] for p in slip), 0]
+    logp = np.log(np.eye(40)[seq] * 0.96 + 0.001).astype(np.float32)
+    # per phone, the short entry fits better; over its length, the long one is the likelier said
+    (per_phone,) = shortlist(lst, logp, size=1, prefer_long=0.0)
+    assert len(lst.entries[per_phone].quick) <= 3  # "Bo", or "Boat" across the pause
+    assert shortlist(lst, logp, size=1) == [1]

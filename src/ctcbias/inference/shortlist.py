@@ -134,11 +134,12 @@ def phone_index(bias: BiasingList) -> PhoneIndex:
     return bias.derived("phone_index", lambda b: PhoneIndex([e.quick for e in b.entries]))
 
 
-def shortlist(bias: BiasingList, phone_logp: np.ndarray, size: int = 30, pool: int = 200,
-              fit: float = 2.5) -> list[int]:
+def shortlist(bias: BiasingList, phone_logp: np.ndarray, size: int = 30, pool: int = 600,
+              fit: float = 2.5, prefer_long: float = 1.0) -> list[int]:
     """The entries of ``bias`` that may be said in the utterance of ``phone_logp``: the ``pool``
     best by the phone-pair index, spotted; of those whose best place costs at most ``fit`` per
-    phone, the ``size`` best by index score minus spotting cost, in list order."""
+    phone, the ``size`` best by index score minus spotting cost plus ``prefer_long`` times the
+    log of their phones, in list order."""
     if not len(bias) or not len(phone_logp):
         return []
     s = phone_index(bias).scores(phone_logp)
@@ -150,8 +151,9 @@ def shortlist(bias: BiasingList, phone_logp: np.ndarray, size: int = 30, pool: i
     best = ctc_keyword_best(phone_logp, graph)
     cost = -best / np.maximum(graph.lengths, 1)  # an empty pronunciation: -inf score, so +inf cost
     # the index alone ranks long entries that share common pairs too high, spotting alone short
-    # ones that fit anywhere; together they rank the said entries best (on dev)
-    order = np.argsort(cost - s[cand], kind="stable")
+    # ones that fit anywhere; together, with a bonus for length (a short entry fits somewhere in
+    # any utterance at a low cost per phone), they rank the said entries best (on dev)
+    order = np.argsort(cost - s[cand] - prefer_long * np.log(np.maximum(graph.lengths, 1)), kind="stable")
     return sorted(int(cand[j]) for j in order[:size] if cost[j] <= fit)
 
 
