@@ -3,6 +3,8 @@
 import itertools
 import random
 
+import pytest
+
 from ctcbias.training.loop import batch_stream, batches
 
 
@@ -131,3 +133,19 @@ def test_letters_as_units_and_a_stack_that_starts_from_a_subword_one(tmp_path):
     assert new.out_head.weight.shape[0] == len(tok)
     with pytest.raises(ValueError, match="another shape"):
         init_from(CTCStack(StackConfig(**{**small, "d": 48})), tmp_path / "stack.pt")
+
+
+def test_features_of_the_wrong_layer_are_refused_with_what_they_hold(tmp_path):
+    import json
+
+    from ctcbias.training.features import require_layer
+
+    for name, layer in (("train", -4), ("dev", -4)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "kind.json").write_text(json.dumps({"pad": 0.0, "pack": False, "layer": layer}))
+    assert require_layer(tmp_path, 3)["layer"] == -4
+    with pytest.raises(ValueError, match="holds encoder output -4.*reads output -2"):
+        require_layer(tmp_path, 1)
+    (tmp_path / "dev" / "kind.json").write_text(json.dumps({"layer": -1}))
+    with pytest.raises(ValueError, match="different padding or layers"):
+        require_layer(tmp_path, 3)

@@ -25,7 +25,7 @@ from ..contextual_adapter import AdapterConfig, ContextualAdapter
 from ..encoder import EncoderTop, WhisperEncoder
 from ..model import CTCStack, StackConfig
 from ..tokenizer import Tokenizer
-from .features import FeatureSet, feature_kind
+from .features import FeatureSet, require_layer
 from ..inference.result import greedy_units
 from .loop import LoopConfig, Run, SpecAugment, ctc_loss, load_weights, optimizer_step, stack_input
 
@@ -134,11 +134,7 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     stack, tok, top = load_base(cfg.model)
     ftrain, fdev = FeatureSet.open(cfg.feats / "train"), FeatureSet.open(cfg.feats / "dev")
-    for name in ("train", "dev"):
-        layer = feature_kind(cfg.feats / name)["layer"]
-        if layer != -1 - stack.config.tuned_blocks:
-            raise ValueError(f"{cfg.feats / name} holds encoder output {layer}; "
-                             f"the stack in {cfg.model} reads output {-1 - stack.config.tuned_blocks}")
+    require_layer(cfg.feats, stack.config.tuned_blocks)
     train_items = _items(cfg.data / "train.jsonl", ftrain, tok)
     pool = sorted({e for it in train_items for e in it["ents"]})
     dev = _items(cfg.data / "dev.jsonl", fdev, tok)

@@ -127,6 +127,19 @@ def feature_kind(folder: Path) -> dict:
     return {"pad": 0.0, "pack": False, "layer": -1, **(json.loads(f.read_text()) if f.exists() else {})}
 
 
+def require_layer(folder: Path, tuned_blocks: int) -> dict:
+    """The kind of the cached ``train`` and ``dev`` sets in ``folder``, which must both hold the
+    encoder output below its last ``tuned_blocks`` blocks (what a stack fine-tuning them reads),
+    with the same padding; else a ValueError that says which folder holds what."""
+    kind, dev = feature_kind(folder / "train"), feature_kind(folder / "dev")
+    if (kind["pad"], kind["layer"]) != (dev["pad"], dev["layer"]):
+        raise ValueError(f"{folder}: train and dev features were encoded with different padding or layers")
+    if kind["layer"] != -1 - tuned_blocks:
+        raise ValueError(f"{folder} holds encoder output {kind['layer']}; a stack with its last {tuned_blocks} "
+                         f"encoder blocks fine-tuned reads output {-1 - tuned_blocks}: use another feature folder")
+    return kind
+
+
 @dataclass
 class FeatureSet:
     """Cached encoder features of one set: ``feats[id]`` is a (frames, dim) float16 view."""

@@ -21,7 +21,7 @@ from ..encoder import EncoderTop, WhisperEncoder
 from ..model import CTCStack, StackConfig
 from ..tokenizer import PhoneSet, Tokenizer, train_sentencepiece
 from ..inference.result import greedy_units
-from .features import FeatureSet, feature_kind
+from .features import FeatureSet, require_layer
 from .loop import LoopConfig, Run, batches, ctc_loss, load_weights, optimizer_step, stack_input
 
 log = logging.getLogger("ctcbias.train")
@@ -112,12 +112,7 @@ def train(cfg: TrainConfig) -> Path:
     hours = sum(it["n"] for it in train_items) / 50 / 3600
     log.info("train: %d utterances, %.2f h; dev: %d", len(train_items), hours, len(dev_items))
 
-    kind, dev_kind = feature_kind(cfg.feats / "train"), feature_kind(cfg.feats / "dev")
-    if (kind["pad"], kind["layer"]) != (dev_kind["pad"], dev_kind["layer"]):
-        raise ValueError(f"{cfg.feats}: train and dev features were encoded with different padding or layers")
-    if kind["layer"] != -1 - cfg.tune_blocks:
-        raise ValueError(f"{cfg.feats} holds encoder output {kind['layer']}; fine-tuning the last "
-                         f"{cfg.tune_blocks} blocks needs output {-1 - cfg.tune_blocks}: use another feature folder")
+    kind = require_layer(cfg.feats, cfg.tune_blocks)
     mcfg = StackConfig(in_dim=ftrain.chunks[0].shape[1], n_subwords=len(tok), n_phones=len(phones),
                        encoder_pad=kind["pad"], tuned_blocks=cfg.tune_blocks)
     model = CTCStack(mcfg)
