@@ -25,6 +25,7 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     "now": {},
     "pool200-flat": {"pool": 200, "prefer_long": 0.0},
     "pool600-flat": {"pool": 600, "prefer_long": 0.0},
+    **{f"c{t}d{d}": {"confirm_threshold": t, "confirm_distance": d} for t in (-2.4, -2.8, -3.2) for d in (0.15, 0.25)},
     "guard0.3": {"guard_distance": 0.3},
     "guard0.25": {"guard_distance": 0.25},
     "boost0.5": {"boost_scale": 0.5},
