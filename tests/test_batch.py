@@ -223,13 +223,14 @@ def killed_run(ray_local, clips) -> dict:
     th = threading.Thread(target=go, daemon=True)
     th.start()
     parts, killed, done_then, t0 = batch.parts_dir(out), None, None, time.monotonic()
+    pids: list[int] = []
     while killed is None and th.is_alive() and time.monotonic() - t0 < 180:
-        if parts.is_dir() and any(parts.glob("part-*.parquet")):  # a row is done: the run is under way
-            pids = _worker_pids()
-            if pids:
-                done_then = len(list(parts.glob("part-*.parquet")))
-                killed = pids[0]
-                os.kill(killed, signal.SIGKILL)
+        # the workers' pids as soon as they are up (asking Ray takes longer than a row does)
+        pids = pids or _worker_pids()
+        if pids and parts.is_dir() and any(parts.glob("part-*.parquet")):  # a row is done: the run is under way
+            done_then = len(list(parts.glob("part-*.parquet")))
+            killed = pids[0]
+            os.kill(killed, signal.SIGKILL)
         time.sleep(0.05)
     th.join(max(1.0, 300 - (time.monotonic() - t0)))  # generous: a loaded machine is slow, not hung
     assert not th.is_alive(), "ctcbias batch did not finish (hung?)"
