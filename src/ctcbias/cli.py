@@ -201,7 +201,7 @@ def train_base(
     pad: float = typer.Option(0.0, min=0.0, max=30.0,
                               help="seconds of zero audio after each clip in the encoder (30: Whisper's own window)"),
     pack: bool = typer.Option(False, help="with --pad 30: several training clips share one window (cheaper)"),
-    tune_blocks: int = typer.Option(0, min=0, max=3, help="fine-tune the encoder's last blocks with the stack "
+    tune_blocks: int = typer.Option(0, min=0, max=5, help="fine-tune the encoder's last blocks (up to 5 of Whisper-base's 6) with the stack "
                                                           "(the cache then holds the output of the block below)"),
     tune_lr_scale: Optional[float] = typer.Option(None, min=0.0, help="those blocks' learning rate relative to "
                                                                       "the stack's (default: TrainConfig's)"),
