@@ -12,7 +12,8 @@ with, as a small list of their own (:func:`sub_list`, a slice of the big list's 
    utterance has; the cost is the postings of the utterance's pairs, not the list's length.
 2. **Spot** (:func:`~ctcbias.inference.align.ctc_keyword_scores`): the best-scored ``pool`` entries
    are aligned anywhere in the phone posteriors at once; those that fit within ``fit`` (cost per
-   phone against the best path) go on, the best ``size`` of them.
+   phone against the best path) go on, the best ``size`` of them by index score, spotting cost
+   and length (a short entry fits somewhere in any utterance).
 
     >>> idx = PhoneIndex([["K", "AE", "T"], ["D", "AO", "G"]])
     >>> logp = np.log(np.eye(40)[[0, 20, 20, 2, 31, 0]] * 0.96 + 0.001)   # heard: K AE T
