@@ -5,6 +5,7 @@ import io
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -145,3 +146,16 @@ def test_cli_says_what_it_did_to_the_list():
     assert "word list: 'Lisinopril \U0001F48A': emoji and pictographs left out: written 'Lisinopril'" in r.output
     assert "word list: skipped '\U0001F48A'" in r.output
     assert "\U0001F48A" not in r.stdout and "\ufeff" not in r.stdout and "Lisinopril" in r.stdout
+
+
+def test_a_lone_word_start_unit_leaves_one_space(rec):
+    from ctcbias.inference.result import timed_words
+
+    tok = rec.tokenizer
+    lone = next(i for i in range(1, len(tok.pieces)) if tok.pieces[i] == "\u2581")
+    tokens = tok.encode("with") + [lone] + tok.encode("tas")
+    text = tok.decode(tokens)
+    assert "  " in text  # what the beam search's text holds
+    logp = np.log(np.full((40, len(tok.pieces)), 1.0 / len(tok.pieces), dtype=np.float32))
+    r = timed_words(text, tokens, logp, tok, 1.6)
+    assert r.raw_text == "with tas" and [w.word for w in r.words] == ["with", "tas"]

@@ -119,6 +119,7 @@ def timed_words(text: str, tokens: list[int], logp: np.ndarray, tok: Tokenizer, 
                 memo: dict | None = None) -> Result:
     """Words of ``text`` with times and confidence from a forced alignment of its subwords."""
     words = text.split()
+    text = " ".join(words)  # a lone word-start unit decodes to a second space
     frames = word_frames(tokens, logp, tok, with_confidence=True, memo=memo)
     if frames is None or len(frames) != len(words):
         return Result(text, [Word(w, 0.0, round(duration, 2), 0.0) for w in words], duration)
