@@ -17,28 +17,18 @@ from pathlib import Path
 
 from ctcbias.audio import SAMPLE_RATE, load_audio
 from ctcbias.evaluation.entities import EntityCounts, entity_counts
+from ctcbias.evaluation.metrics import Counts, score
 from ctcbias.evaluation.scaling import distractor_pool
 from ctcbias.inference.recognizer import Recognizer
 from ctcbias.normalize import normalize
 
 SETTINGS = {  # name -> ShortlistOptions overrides
     "now": {},
-    "pool200-flat": {"pool": 200, "prefer_long": 0.0},
-    "pool600-flat": {"pool": 600, "prefer_long": 0.0},
-    **{f"c{t}d{d}": {"confirm_threshold": t, "confirm_distance": d} for t in (-2.4, -2.8, -3.2) for d in (0.15, 0.25)},
-    "guard0.3": {"guard_distance": 0.3},
-    "guard0.25": {"guard_distance": 0.25},
-    "boost0.5": {"boost_scale": 0.5},
+    "noconfirm": {"confirm": False},
+    **{f"check{t}": {"confirm_threshold": t} for t in (-2.0, -1.75, -1.5, -1.25, -1.0, -0.5, 0.0, 0.5)},
+    **{f"size{n}pool{p}": {"size": n, "pool": p} for n in (20, 30, 45, 60) for p in (600, 1000)},
     "noadapter": {"adapter": False},
-    "size15": {"size": 15},
-    "fit2": {"fit": 2.0},
-    "guard0.3+noadapter": {"guard_distance": 0.3, "adapter": False},
-    "guard0.3+boost0.5": {"guard_distance": 0.3, "boost_scale": 0.5},
-    "confirm": {"confirm": True},
-    "confirm+size15": {"confirm": True, "size": 15},
-    "confirm+noadapter": {"confirm": True, "adapter": False},
-    **{f"confirm{t}": {"confirm": True, "confirm_threshold": t} for t in (-2.2, -2.4, -2.6, -3.0, -3.5)},
-    **{f"confirm-2.4+d{d}": {"confirm": True, "confirm_threshold": -2.4, "confirm_distance": d} for d in (0.1, 0.15, 0.25)},
+    **{f"boost{b}": {"boost_scale": b} for b in (0.5, 1.5, 2.0)},
 }
 
 
@@ -63,7 +53,10 @@ def main():
         opts["whole"] = replace(base, shortlist=replace(base.shortlist, enabled=False))
     tot = {k: EntityCounts() for k in opts}
     fp = {k: 0 for k in opts}
-    secs = {k: 0.0 for k in opts}  # decoding with the list (the first setting also pays the encoder)
+    secs = {k: 0.0 for k in opts}
+    words = {k: Counts() for k in opts}
+    kept = {k: 0 for k in opts}
+    said = 0  # decoding with the list (the first setting also pays the encoder)
     rng = random.Random("tune-shortlist")
     for it in items:
         true = list(dict.fromkeys(e["display"] for e in it["entities"]))
@@ -71,16 +64,22 @@ def main():
         strange = [w for w in rng.sample(pool, a.size + len(true)) if w not in true][: a.size]
         run = rec.pipeline(load_audio(a.data / it["audio"]), SAMPLE_RATE)
         spoken = [e["spoken"] for e in it["entities"]]
+        said += len(set(spoken))
+        biased = {i for e in it["entities"] for i in range(e["word_start"], e["word_end"])}
         for k, o in opts.items():
             bias = rec.compile(lst, o)
             t0 = time.perf_counter()
             hyp = run.decode(bias, o).raw_text
             secs[k] += time.perf_counter() - t0
             tot[k].add(entity_counts(spoken, normalize(hyp), bias))
+            words[k].add(score(it["text"], normalize(hyp), biased, bias.words))
+            if o.shortlists(len(bias)):
+                kept[k] += len(set(spoken) & {e.spoken for e in run.shortlisted(bias, o).entries})
             other = rec.compile(strange, o)
             fp[k] += entity_counts([], normalize(run.decode(other, o).raw_text), other).fp
     for k in opts:
         print(json.dumps({"setting": k, **tot[k].summary(), "strangers_fp": fp[k], "n": len(items),
+                          "u_wer": round(words[k].u_wer, 4), "shortlist_recall": round(kept[k] / max(said, 1), 3),
                           "decode_s": round(secs[k], 1)}), flush=True)
 
 

@@ -110,24 +110,28 @@ def test_a_cached_catalog_keeps_one_copy_in_the_attention_precision(rec):
     assert bias.nbytes() >= keys.untyped_storage().nbytes() + values.untyped_storage().nbytes()
 
 
-def test_a_shortlist_decode_keeps_the_entities_the_judge_accepts(rec):
+def test_a_shortlist_decode_keeps_the_entities_the_check_believes(rec):
     from ctcbias.inference.result import Result
-    from ctcbias.inference.shortlist import confirmed
+    from ctcbias.inference.shortlist import CHECK_FEATURES, check_features, confirmed
     from ctcbias.normalize import normalize
 
     big = rec.compile(_big_list())
     opts = rec.resolve()
-    opts = replace(opts, shortlist=replace(opts.shortlist, confirm=True))
     run = rec.pipeline(EXAMPLES / "pharmacy.wav")
     text = run.decode(big, opts).text
     assert "Lisinopril" in text and "Tocilizumab" in text
-    # a decode that also names an entry the audio does not hold: the judge's decode stands instead
+    # a decode that also names an entry the audio does not hold: that entity goes, the others stay
     sub = sub_list(big, [1, 2, 2000], counts_as=len(big))
+    opts = opts.shortlist.decoding(opts)
     said = normalize(text)
     fake = Result(f"{said} {sub.entries[2].spoken}")
+    _, spans, x, _ = check_features(run, fake, sub, opts)
+    odds = dict(zip([k for _, _, k in spans], rec.shortlist_check.scores([dict(zip(CHECK_FEATURES, r)) for r in x])))
+    assert sorted(odds) == [0, 1, 2]
+    assert odds[2] < opts.shortlist.confirm_threshold < min(odds[0], odds[1])
     out = normalize(confirmed(run, fake, sub, opts).raw_text)
     assert sub.entries[2].spoken not in out and "lisinopril" in out and "tocilizumab" in out
-    assert confirmed(run, Result(said), sub, opts).raw_text == said  # every entity accepted: as it was
+    assert confirmed(run, Result(said), sub, opts).raw_text == said  # every entity believed: as it was
 
 
 def _noisy_posteriors(rng: np.random.Generator, frames: int) -> np.ndarray:

@@ -313,6 +313,26 @@ def train_lookup(
     typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden), indent=2))
 
 
+@train_app.command("shortlist-check")
+def train_shortlist_check(
+    data: Path = typer.Option(Path("data/synth"), help="data factory output (its dev set is used)"),
+    out: Path = typer.Option(Path("src/ctcbias/assets/base/shortlist_check.json"), help="the check's file"),
+    model: Optional[Path] = typer.Option(None, help="model folder whose decodes it checks (default: shipped)"),
+    n: int = typer.Option(200, min=10, help="dev utterances with entities"),
+):
+    """Fit the check of big lists' shortlist decodes (a logistic model over each decoded entity's
+    phone evidence) on dev utterances with 10,000-entry lists of unreserved catalog entities."""
+    import logging
+
+    from .training.shortlist_check import fit
+
+    if not (data / "dev.jsonl").exists():
+        typer.echo(f"{data}/dev.jsonl not found: build the dev set first ('ctcbias data build --only dev')", err=True)
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    typer.echo(json.dumps(fit(data, out, model, n), indent=2))
+
+
 @train_app.command("punctuation")
 def train_punctuation_cmd(
     out: Path = typer.Option(Path("src/ctcbias/assets/base/punctuation.npz"), help="the model's file"),

@@ -224,7 +224,7 @@ def markdown(r: dict) -> str:
          "against the no-list run. Lists over "
          f"{sl['over']:,} entries decode with a shortlist per utterance (at most {sl['size']} entries: phone-pair "
          f"index, the best {sl['pool']} keyword-spotted"
-         + ("; the decode's entities confirmed by the lexicon lookup's judge" if sl.get("confirm") else "")
+         + ("; each entity of the decode kept only if the shortlist check believes it" if sl.get("confirm") else "")
          + "); shortlist recall: the share of said entities it kept. "
          "Peak memory: the process's peak resident size after that size's run (sizes run smallest first).", "",
          "| entries | F1 | precision | recall | U-WER | RTF | RTF / no list | compile s | run with compile / no list | "

@@ -63,9 +63,13 @@ class LookupModel:
         return x @ np.array(self.weights[:-1]) + self.weights[-1]
 
     @classmethod
-    def load(cls, path: str | Path) -> "LookupModel":
+    def load(cls, path: str | Path, features: tuple[str, ...] | None = None) -> "LookupModel":
+        """The model in ``path``, fitted on ``features`` (default: the judge's, with or without the
+        adapter's)."""
         d = json.loads(Path(path).read_text())
-        if tuple(d["features"]) not in (FEATURES, FEATURES + ATTENTION_FEATURES):
+        if features is not None and tuple(d["features"]) != features:
+            raise ValueError(f"{path}: fitted on features {d['features']}, this version uses {list(features)}")
+        if features is None and tuple(d["features"]) not in (FEATURES, FEATURES + ATTENTION_FEATURES):
             raise ValueError(f"{path}: fitted on features {d['features']}, this version uses {list(FEATURES)} "
                              f"(+ {list(ATTENTION_FEATURES)} with the adapter)")
         return cls(tuple(d["weights"]), tuple(d["mean"]), tuple(d["std"]), tuple(d["features"]),

@@ -74,15 +74,11 @@ class ShortlistOptions:
     counts_as: int | None = None  # the lookup's judge counts a shortlist as the big list, up to this size
     # a shortlist's entries are the big list's closest sound-alikes of what was said, and the adapter
     # and the boosts put them in where the words came close (dev, 70 utterances: precision 0.43).
-    # confirm: the lookup's judge must accept every entity of the decode (at log-odds above
-    # confirm_threshold; None: the lookup's own for the big list), else the decode it gives, the
-    # lookup alone offered those entities, stands; entities heard within confirm_distance (phone
-    # edit distance) need no judge. On dev (70 utterances, 10,000 entries): F1 0.81 at -1.8 to -2.4,
-    # 0.79 at -3.0 and -1.2; -1.8 lets in fewest false entities of the plateau. A stricter entity
-    # guard, smaller boosts or fewer entries did not come close
+    # confirm: each entity of the decode must pass the shortlist check (shortlist.confirmed: a
+    # logistic model over the phone evidence, shortlist_check.json) at log-odds above
+    # confirm_threshold; the others' words are decoding without the list's
     confirm: bool = True
-    confirm_threshold: float | None = -1.8
-    confirm_distance: float | None = 0.15
+    confirm_threshold: float = -1.5
     guard_distance: float | None = None  # the entity guard at most this distance (None: the list's own)
     boost_scale: float = 1.0  # subword and unigram boosts scaled by this
     adapter: bool = True  # the contextual adapter attends over the shortlist (joint biasing)
@@ -369,6 +365,14 @@ class Recognizer:
 
         f = self.model_dir / "lexicon_lookup_joint.json"
         return LookupModel.load(f) if f.exists() and self.adapter is not None else None
+
+    @cached_property
+    def shortlist_check(self):
+        """The check of a shortlist decode's entities (``shortlist_check.json``)."""
+        from .lookup_judge import LookupModel
+        from .shortlist import CHECK_FEATURES
+
+        return LookupModel.load(self._asset("shortlist_check.json"), CHECK_FEATURES)
 
     @cached_property
     def confidence(self):

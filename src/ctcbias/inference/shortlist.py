@@ -23,13 +23,16 @@ with, as a small list of their own (:func:`sub_list`, a slice of the big list's 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..tokenizer import PhoneSet
 from .align import KeywordGraph, ctc_keyword_best
 from .biasing_list import BiasingList
+from .result import timed_words
 
-__all__ = ["PhoneIndex", "confirmed", "phone_index", "shortlist", "sub_list"]
+__all__ = ["CHECK_FEATURES", "PhoneIndex", "check_features", "confirmed", "phone_index", "shortlist", "sub_list"]
 
 _PH = PhoneSet()
 _N = len(_PH)
@@ -168,35 +171,71 @@ def sub_list(bias: BiasingList, ks: list[int], counts_as: int | None = None) -> 
     return out
 
 
-def confirmed(run, result, bias: BiasingList, opts):
-    """``result`` (decoded on the shortlist ``bias``) if the lexicon lookup's judge accepts each of
-    its entities, else the decode the judge gives: without the adapter and the boosts, the lookup
-    alone offered the entities ``result`` holds. The shortlist holds the big list's best
-    sound-alikes of the utterance, and boosting or the adapter put one in where the words alone
-    came close; the judge weighs both heads and the LM before it replaces words."""
-    from dataclasses import replace
+# the check's evidence about one entity of a shortlist decode, in the order of its model's weights
+CHECK_FEATURES = ("heard_distance", "spotted_cost", "log_phones", "confidence")
 
+
+def check_features(run, result, bias: BiasingList, opts) -> tuple[list[str], list[tuple[int, int, int]], np.ndarray, list | None]:
+    """The words of ``result`` (decoded on the shortlist ``bias`` under ``opts``), their entity spans,
+    per span :data:`CHECK_FEATURES` (the phone distance from what the phone head heard on the
+    span's frames to the entry, the entry's best keyword-spotting cost per phone anywhere in the
+    utterance, the log of its phones: a short entry matches somewhere by chance, and the least
+    confidence of its words in the forced alignment), and the words' frames (None: no alignment)."""
     from ..normalize import normalize
+    from .align import greedy_phones, heard_between, word_frames
+    from .entity_guard import phone_distance
     from .result import entity_spans
 
-    ks = sorted({k for _, _, k in entity_spans(normalize(result.raw_text).split(), bias)})
-    if not ks or "lexicon" not in opts.techniques:
-        return result
-    said = sub_list(bias, ks)
-    said.counts_as = bias.counts_as
-    o = replace(opts, bias="decoder", techniques=tuple(t for t in opts.techniques if t in ("lexicon", "g2g")),
-                word_guard=False)
-    if opts.shortlist.confirm_threshold is not None:
-        o = replace(o, lexicon_threshold=opts.shortlist.confirm_threshold, lexicon_threshold_slope=0.0)
-    sure: set[int] = set()
-    if opts.shortlist.confirm_distance is not None:
-        from .entity_guard import entity_distances
+    words = normalize(result.raw_text).split()
+    spans = entity_spans(words, bias)
+    if not spans:
+        return words, [], np.zeros((0, len(CHECK_FEATURES))), None
+    tok = run.rec.tokenizer
+    post = run.posteriors(bias, opts)
+    frames = word_frames(tok.encode(" ".join(words)), post.subword, tok, with_confidence=True)
+    if frames is not None and len(frames) != len(words):
+        frames = None
+    heard = greedy_phones(post.phone)
+    graph = KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for _, _, k in spans])
+    cost = -ctc_keyword_best(post.phone, graph) / np.maximum(graph.lengths, 1)
+    rows = []
+    for (s, e, k), c in zip(spans, cost):
+        d, conf = 1.0, 0.0  # a hypothesis that does not align: as unlike the audio as can be
+        if frames is not None:
+            d = phone_distance(heard_between(heard, frames[s][0], frames[e - 1][1]), bias.prons(k))
+            conf = min(f[2] for f in frames[s:e])
+        rows.append((min(d, 1.0), min(float(c), 3.0), float(np.log(max(len(bias.entries[k].quick), 1))), conf))
+    return words, spans, np.array(rows, dtype=np.float64), frames
 
-        post, text = run.posteriors(bias, opts), normalize(result.raw_text)
-        d = entity_distances(run.rec.tokenizer.encode(text), text, post.subword, post.phone, run.rec.tokenizer, bias)
-        sure = {k for _, _, k, x in d or () if x <= opts.shortlist.confirm_distance}
-        if sure >= set(ks):
-            return result
-    check = run.rec.decode(run.posteriors(said, replace(opts, bias="none")), said, o)
-    kept = {said.entries[k].spoken for _, _, k in entity_spans(normalize(check.raw_text).split(), said)}
-    return result if {bias.entries[k].spoken for k in ks if k not in sure} <= kept else check
+
+def confirmed(run, result, bias: BiasingList, opts):
+    """``result``, decoded on the shortlist ``bias``, with only the entities the shortlist check
+    (the model's ``shortlist_check.json``) believes; each other entity's words give way to the
+    words decoding without the list heard in its time. The shortlist holds the big list's best
+    sound-alikes of the utterance, and boosting or the adapter put one in where the words alone
+    came close."""
+    from .align import word_frames
+    from .beam_search import beam_search
+
+    words, spans, x, frames = check_features(run, result, bias, opts)
+    if not spans:
+        return result
+    rec, tok = run.rec, run.rec.tokenizer
+    odds = rec.shortlist_check.scores([dict(zip(CHECK_FEATURES, r)) for r in x])
+    if (odds > opts.shortlist.confirm_threshold).all():
+        return result
+    drop = [(s, e) for (s, e, _), o in zip(spans, odds) if o <= opts.shortlist.confirm_threshold]
+    plain = run.posteriors(bias, replace(opts, bias="none")).subword
+    nbest = beam_search(plain, tok, rec.lm if opts.use_lm else None, opts.beam)
+    other = nbest[0].text.split() if nbest else []
+    at = word_frames(list(nbest[0].tokens), plain, tok) if other else []
+    out, i = [], 0
+    for s, e in drop:
+        out += words[i:s]
+        if frames is not None and at is not None and len(at) == len(other):
+            lo, hi = frames[s][0], frames[e - 1][1]
+            out += [w for w, (a, b) in zip(other, at) if lo <= (a + b) / 2 <= hi]
+        i = e
+    text = " ".join(out + words[i:])
+    post = run.posteriors(bias, opts)
+    return rec._words(timed_words(text, tok.encode(text), post.subword, tok, post.duration), post, bias, opts, None)

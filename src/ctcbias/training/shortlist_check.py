@@ -1,0 +1,82 @@
+"""Fit the shortlist check (``shortlist_check.json``) on dev: dev utterances and catalog entities
+that are not reserved for the test sets, never the test sets or real speech.
+
+Each dev utterance with entities is decoded twice with a 10,000-entry list, shortlisted as a big
+list is and with no check: a list that holds its entities (the rest drawn from the catalog's
+unreserved entities) and one that holds none of them. Every entity of those decodes is a row of
+:data:`~ctcbias.inference.shortlist.CHECK_FEATURES`, labelled 1 when the utterance says it. The
+check is a logistic regression over them (:func:`~ctcbias.training.lookup.fit_judge`).
+
+    ctcbias train shortlist-check --data data/synth --out src/ctcbias/assets/base/shortlist_check.json
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ..inference.shortlist import CHECK_FEATURES
+from .lookup import _average_precision, fit_judge
+
+log = logging.getLogger("ctcbias.shortlist_check")
+
+SIZE = 10000  # entries of each list: the size the big-list bar is set at
+
+
+def collect(data: Path, model: Path | None = None, n: int = 200, size: int = SIZE, progress: bool = True) -> list[dict]:
+    """Rows of evidence per entity of the unchecked shortlist decodes, with label and utterance."""
+    from tqdm import tqdm
+
+    from ..data.catalogs import DOMAIN_KINDS, load_catalog
+    from ..data.dev_lists import dev_items
+    from ..inference.recognizer import Recognizer
+    from ..inference.shortlist import check_features
+
+    rec = Recognizer.load(model)
+    base = rec.resolve()
+    opts = replace(base, shortlist=replace(base.shortlist, confirm=False))
+    cat = load_catalog()
+    pool = sorted({e.display for kinds in DOMAIN_KINDS.values() for k in kinds for e in cat[k] if not e.reserved})
+    items = [it for it in dev_items(data) if it["entities"]][:n]
+    rng = random.Random("shortlist-check")
+    rows: list[dict] = []
+    for u, it in enumerate(tqdm(items, desc="dev utterances", disable=not progress)):
+        true = list(dict.fromkeys(en["display"] for en in it["entities"]))
+        said = {en["spoken"] for en in it["entities"]}
+        own = (true + [w for w in rng.sample(pool, size + len(true)) if w not in true])[:size]
+        strange = [w for w in rng.sample(pool, size + len(true)) if w not in true][:size]
+        run = rec.pipeline(data / it["audio"])
+        for kind, words in (("own", own), ("strangers", strange)):
+            big = rec.compile(words, opts)
+            result = run.decode(big, opts)
+            short, o = run.shortlisted(big, opts), opts.shortlist.decoding(opts)
+            _, spans, x = check_features(run, result, short, o)
+            for (_, _, k), r in zip(spans, x):
+                rows.append({**dict(zip(CHECK_FEATURES, r.tolist())), "utterance": u, "list": kind,
+                             "label": int(kind == "own" and short.entries[k].spoken in said)})
+    return rows
+
+
+def fit(data: Path, out: Path, model: Path | None = None, n: int = 200, progress: bool = True) -> dict:
+    """Collect, check on held-out utterances (fitted on the first half, scored on the second), fit
+    on all, write ``out``; returns the summary."""
+    t0 = time.time()
+    rows = collect(data, model, n, progress=progress)
+    labels = [r["label"] for r in rows]
+    a = [r for r in rows if r["utterance"] < n // 2]
+    b = [r for r in rows if r["utterance"] >= n // 2]
+    held = fit_judge(a, [r["label"] for r in a], features=CHECK_FEATURES)
+    sb = held.scores(b)
+    check = {"entities": len(b), "said": sum(r["label"] for r in b),
+             "average_precision": _average_precision(sb, [r["label"] for r in b])}
+    model_ = fit_judge(rows, labels, features=CHECK_FEATURES)
+    summary = {"dev_utterances": n, "list_entries": SIZE, "entities": len(rows), "said": sum(labels),
+               "held_out_check": check, "wall_minutes": round((time.time() - t0) / 60, 1)}
+    log.info("shortlist check: %s", summary)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model_.save(out, summary=summary, command=f"ctcbias train shortlist-check --data {data} --out {out} --n {n}"
+                + (f" --model {model}" if model else ""))
+    return summary
