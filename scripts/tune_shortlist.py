@@ -28,6 +28,7 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     **{f"check{t}": {"confirm_threshold": t} for t in (-2.0, -1.75, -1.5, -1.25, -1.0, -0.5, 0.0, 0.5)},
     **{f"size{n}pool{p}": {"size": n, "pool": p} for n in (20, 30, 45, 60) for p in (600, 1000)},
     "noadapter": {"adapter": False},
+    "noguard": {"word_guard": False},
     **{f"boost{b}": {"boost_scale": b} for b in (0.5, 1.5, 2.0)},
 }
 
@@ -55,6 +56,7 @@ def main():
     fp = {k: 0 for k in opts}
     secs = {k: 0.0 for k in opts}
     words = {k: Counts() for k in opts}
+    swords = {k: Counts() for k in opts}  # the strangers' lists' transcripts
     kept = {k: 0 for k in opts}
     said = 0  # decoding with the list (the first setting also pays the encoder)
     rng = random.Random("tune-shortlist")
@@ -76,10 +78,12 @@ def main():
             if o.shortlists(len(bias)):
                 kept[k] += len(set(spoken) & {e.spoken for e in run.shortlisted(bias, o).entries})
             other = rec.compile(strange, o)
-            fp[k] += entity_counts([], normalize(run.decode(other, o).raw_text), other).fp
+            shyp = normalize(run.decode(other, o).raw_text)
+            fp[k] += entity_counts([], shyp, other).fp
+            swords[k].add(score(it["text"], shyp))
     for k in opts:
         print(json.dumps({"setting": k, **tot[k].summary(), "strangers_fp": fp[k], "n": len(items),
-                          "u_wer": round(words[k].u_wer, 4), "shortlist_recall": round(kept[k] / max(said, 1), 3),
+                          "u_wer": round(words[k].u_wer, 4), "strangers_wer": round(swords[k].wer, 4), "shortlist_recall": round(kept[k] / max(said, 1), 3),
                           "decode_s": round(secs[k], 1)}), flush=True)
 
 
