@@ -28,7 +28,8 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     **{f"check{t}": {"confirm_threshold": t} for t in (-2.0, -1.75, -1.5, -1.25, -1.0, -0.5, 0.0, 0.5)},
     **{f"size{n}pool{p}": {"size": n, "pool": p} for n in (20, 30, 45, 60) for p in (600, 1000)},
     "noadapter": {"adapter": False},
-    "noguard": {"word_guard": False},
+    "guard": {"word_guard": True},
+    **{f"lookup{t}": {"top:lexicon_threshold": t} for t in (-1.8, -2.3, -2.8)},
     **{f"boost{b}": {"boost_scale": b} for b in (0.5, 1.5, 2.0)},
 }
 
@@ -49,7 +50,12 @@ def main():
     items = [it for it in items if it["entities"]][: a.n]
     base = rec.resolve()
     names = a.settings.split(",")
-    opts = {k: replace(base, shortlist=replace(base.shortlist, **SETTINGS[k])) for k in names}
+    def setting(k):
+        top = {a[4:]: v for a, v in SETTINGS[k].items() if a.startswith("top:")}  # DecodingOptions fields
+        short = {a: v for a, v in SETTINGS[k].items() if not a.startswith("top:")}
+        return replace(base, shortlist=replace(base.shortlist, **short), **top)
+
+    opts = {k: setting(k) for k in names}
     if a.whole:
         opts["whole"] = replace(base, shortlist=replace(base.shortlist, enabled=False))
     tot = {k: EntityCounts() for k in opts}

@@ -208,3 +208,15 @@ def test_a_long_entry_heard_with_a_slip_outranks_a_short_one_that_fits(rec):
     (per_phone,) = shortlist(lst, logp, size=1, prefer_long=0.0)
     assert len(lst.entries[per_phone].quick) <= 3  # "Bo", or "Boat" across the pause
     assert shortlist(lst, logp, size=1) == [1]
+
+
+def test_a_keyword_graph_lays_out_each_sequence_between_blanks():
+    from ctcbias.inference.align import KeywordGraph
+
+    g = KeywordGraph([[1, 1, 2], [], [3]])  # a repeated unit, an empty sequence
+    assert g.ext.tolist() == [0, 1, 0, 1, 0, 2, 0, 0, 0, 3, 0]
+    assert g.first.tolist() == [0, 7, 8] and g.last.tolist() == [6, 7, 10] and g.lengths.tolist() == [3, 0, 1]
+    assert np.flatnonzero(g.from2).tolist() == [5]  # the blank between two different units may be skipped
+    assert np.flatnonzero(g.enter).tolist() == [1, 7, 9]
+    assert np.flatnonzero(~g.from1).tolist() == [0, 7, 8]
+    assert len(KeywordGraph([]).ext) == 0

@@ -12,6 +12,8 @@ lookup and the entity guard compare by edit distance.
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
 from ..tokenizer import PhoneSet, Tokenizer
@@ -97,23 +99,22 @@ class KeywordGraph:
     :func:`ctc_keyword_scores`. Built once per list and reused for every utterance."""
 
     def __init__(self, sequences: list[list[int]]):
-        ext, skip, first = [], [], []
-        for units in sequences:
-            first.append(len(ext))
-            for j, u in enumerate(units):
-                ext += [0, u]
-                skip += [False, j > 0 and u != units[j - 1]]  # blank may be skipped between different units
-            ext.append(0)
-            skip.append(False)
-        self.ext = np.array(ext, dtype=np.int64)
-        self.first = np.array(first, dtype=np.int64)
-        self.last = np.r_[self.first[1:], len(ext)] - 1
-        S = len(ext)
+        lens = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+        units = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(lens.sum()))
+        self.first = np.cumsum(2 * lens + 1) - (2 * lens + 1)
+        S = int(2 * lens.sum() + len(lens))
+        j = np.arange(len(units)) - np.repeat(np.cumsum(lens) - lens, lens)  # each unit's place in its sequence
+        at = np.repeat(self.first, lens) + 2 * j + 1
+        self.ext = np.zeros(S, dtype=np.int64)
+        self.ext[at] = units
+        skip = np.zeros(S, dtype=bool)  # blank may be skipped between different units
+        skip[at] = (j > 0) & (units != np.r_[-1, units[:-1]])
+        self.last = np.r_[self.first[1:], S] - 1
         self.enter = np.zeros(S, dtype=bool)  # a keyword starts on its first unit and ends on its last
         self.enter[np.minimum(self.first + 1, self.last)] = True
         self.from1 = np.ones(S, dtype=bool)  # s-1 -> s stays inside one keyword
         self.from1[self.first] = False
-        self.from2 = np.array(skip, dtype=bool)
+        self.from2 = skip
         self.from2[np.minimum(self.first + 1, S - 1)] = False
         self.lengths = (self.last - self.first) // 2
 
