@@ -6,7 +6,9 @@ test domains' reserved entities; past those, other catalog entities). Per size: 
 precision, recall, U-WER, end-to-end RTF with the list compiled beforehand, compile seconds per
 list, the shortlist's recall (the share of said entities among the entries an utterance decodes
 with), the whole run with each utterance's own list compiled in it against the no-list run, and
-the process's peak resident memory after the size (sizes run smallest first). Then lists of
+the process's peak resident memory after the size (sizes run smallest first). The big sizes are
+timed again utterance by utterance against no list (the machine's speed drifts over a run, and
+the sizes run minutes apart). Then lists of
 10,000 entries that hold none of the utterance's entities: the U-WER change and false entities.
 """
 
@@ -31,6 +33,7 @@ __all__ = ["SIZES", "distractor_pool", "draw_list", "run"]
 SIZES = (0, 100, 1000, 10000, 20000)
 SETS = ("medical-test", "names-test")
 DRAWN = (0, 10, 100, 1000, 10000)  # the "List size" section's sizes, drawn in its order
+PAIRED = (10000, 20000)  # sizes also timed against no list utterance by utterance
 
 
 def distractor_pool(reserved_only: bool = True) -> list[str]:
@@ -78,11 +81,14 @@ def run(data: Path, out: Path, limit: int = 30, sizes=SIZES, strangers: int = 10
                  "peak_mb_start": _peak_mb(), "sizes": {}}
     t_start = time.time()
     rng = random.Random("scaling")  # the "List size" section's seed and order of draws
+    drawn: dict[int, list[list[str]]] = {}
     for size in sorted(set(sizes) | set(DRAWN)):
         lists = [draw_list(list(dict.fromkeys(en["display"] for en in it["entities"])), pool, size, rng, len(reserved))
                  for it in items]
         if size not in sizes:  # drawn all the same, so that the other sizes draw what "List size" draws
             continue
+        if size in PAIRED:
+            drawn[size] = lists
         c, e = Counts(), EntityCounts()
         t_compile = t_run = 0.0
         kept = said = shortlisted = 0
@@ -117,6 +123,8 @@ def run(data: Path, out: Path, limit: int = 30, sizes=SIZES, strangers: int = 10
         for r in res["sizes"].values():
             r["rtf_vs_none"] = round(r["rtf"] / max(base["rtf"], 1e-9), 2)
             r["run_vs_none"] = round(r["run_seconds_with_compile"] / max(base["run_seconds_with_compile"], 1e-9), 2)
+    if drawn:
+        res["paired"] = _paired(rec, opts, audio, drawn, progress)
     if strangers:
         res["strangers"] = _strangers(rec, items, audio, reserved, strangers, progress)
     # one 20,000-entry list, compiled afresh (nothing of it cached)
@@ -134,6 +142,30 @@ def run(data: Path, out: Path, limit: int = 30, sizes=SIZES, strangers: int = 10
     res["wall_seconds"] = round(time.time() - t_start, 1)
     write_results(out, "scaling", res, markdown(res))
     return res
+
+
+def _paired(rec: Recognizer, opts, audio, drawn: dict[int, list[list[str]]], progress: bool,
+            rounds: int = 3) -> dict:
+    """Each big size's time against no list, paired: every utterance is decoded without a list and
+    then with its list (compiled beforehand), one after the other, so that the machine's speed,
+    which drifts over a run, is the same for both; ``rounds`` passes, their median ratio."""
+    from tqdm import tqdm
+
+    none = rec.compile([])
+    out = {}
+    for size, lists in drawn.items():
+        bias = [rec.compile(lst) for lst in lists]
+        ratios = []
+        for _ in tqdm(range(rounds), desc=f"{size} paired", disable=not progress, leave=False):
+            t = [0.0, 0.0]
+            for x, b in zip(audio, bias):
+                for j, lst in enumerate((none, b)):
+                    t0 = time.perf_counter()
+                    rec.pipeline(x, SAMPLE_RATE).decode(lst, opts)
+                    t[j] += time.perf_counter() - t0
+            ratios.append(round(t[1] / t[0], 2))
+        out[str(size)] = {"ratios": ratios, "median": sorted(ratios)[len(ratios) // 2]}
+    return out
 
 
 def _rss_mb() -> float:
@@ -241,6 +273,11 @@ def markdown(r: dict) -> str:
         L += ["", f"Peak memory with {int(big):,} entries: {sizes[big]['peak_mb']:,} MB, "
               f"{sizes[big]['peak_mb'] - sizes['0']['peak_mb']:+,.1f} MB over the no-list run's (every size before it "
               f"included: the peak is the process's)."]
+    if p := r.get("paired"):
+        L += ["", "Paired timing (each utterance decoded without a list, then with its list, in turn; three "
+              "passes): time with the list over time without, "
+              + "; ".join(f"{int(k):,} entries {v['median']}x (passes: {', '.join(map(str, v['ratios']))})"
+                          for k, v in p.items()) + "."]
     cf = r["compile_fresh"]
     L += ["", f"A {cf['entries']:,}-entry list compiled afresh (no cache): {cf['seconds']} s. Peak memory at the start "
           f"(model loaded): {r['peak_mb_start']:,} MB; at the end: {r['peak_mb_end']:,} MB."]
