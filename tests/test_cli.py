@@ -236,3 +236,8 @@ def test_an_attention_plot_that_cannot_be_written_is_one_line(shared_model, tmp_
                             "--attention-plot", str(tmp_path / "att.png")])
     assert r.exit_code == 1 and r.stdout.strip()  # the transcript is there
     assert r.stderr.strip() == f"error: {WAV}: cannot write the attention plot {tmp_path / 'att.png'}: permission denied"
+
+
+def test_fitting_the_shortlist_check_needs_the_dev_set(tmp_path):
+    r = runner.invoke(app, ["train", "shortlist-check", "--data", str(tmp_path), "--out", str(tmp_path / "c.json")])
+    assert r.exit_code == 2 and "dev.jsonl not found" in r.output and not (tmp_path / "c.json").exists()
