@@ -277,6 +277,18 @@ def train_lm(
     typer.echo(json.dumps(build_lm(data, out, kenlm_bin, order, tuple(text or ())), indent=2))
 
 
+def _need_dev(data: Path, log: bool = False) -> None:
+    """Exit with a clear error when the data factory's dev set is not there; ``log``: then show the
+    fitting's progress lines."""
+    if not (data / "dev.jsonl").exists():
+        typer.echo(f"{data}/dev.jsonl not found: build the dev set first ('ctcbias data build --only dev')", err=True)
+        raise typer.Exit(2)
+    if log:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+
 @train_app.command("confidence")
 def train_confidence(
     data: Path = typer.Option(Path("data/synth"), help="data factory output (its dev set is used)"),
@@ -286,9 +298,7 @@ def train_confidence(
     """Fit the word-confidence calibration (a monotone map per word kind) on dev decodes."""
     from .evaluation.calibration import fit
 
-    if not (data / "dev.jsonl").exists():
-        typer.echo(f"{data}/dev.jsonl not found: build the dev set first ('ctcbias data build --only dev')", err=True)
-        raise typer.Exit(2)
+    _need_dev(data)
     typer.echo(json.dumps(fit(data, out, n), indent=2))
 
 
@@ -302,14 +312,9 @@ def train_lookup(
 ):
     """Fit the lexicon lookup's judges (small networks over alignment evidence; with an adapter, also
     the joint one that weighs its attention, written beside OUT as *_joint.json) on dev lists."""
-    import logging
-
     from .training.lookup import fit
 
-    if not (data / "dev.jsonl").exists():
-        typer.echo(f"{data}/dev.jsonl not found: build the dev set first ('ctcbias data build --only dev')", err=True)
-        raise typer.Exit(2)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    _need_dev(data, log=True)
     typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden), indent=2))
 
 
@@ -322,14 +327,9 @@ def train_shortlist_check(
 ):
     """Fit the check of big lists' shortlist decodes (a logistic model over each decoded entity's
     phone evidence) on dev utterances with 10,000-entry lists of unreserved catalog entities."""
-    import logging
-
     from .training.shortlist_check import fit
 
-    if not (data / "dev.jsonl").exists():
-        typer.echo(f"{data}/dev.jsonl not found: build the dev set first ('ctcbias data build --only dev')", err=True)
-        raise typer.Exit(2)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    _need_dev(data, log=True)
     typer.echo(json.dumps(fit(data, out, model, n), indent=2))
 
 
