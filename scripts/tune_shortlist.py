@@ -28,7 +28,9 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     **{f"check{t}": {"confirm_threshold": t} for t in (-2.0, -1.75, -1.5, -1.25, -1.0, -0.5, 0.0, 0.5)},
     **{f"size{n}pool{p}": {"size": n, "pool": p} for n in (20, 30, 45, 60) for p in (600, 1000)},
     "noadapter": {"adapter": False},
+    **{f"pool1000fit{f}": {"pool": 1000, "fit": f} for f in (3.0, 3.5)},
     "guard": {"word_guard": True},
+    "nophonetic": {"top:techniques": ("subword", "unigram", "lexicon", "g2g")},
     **{f"lookup{t}": {"top:lexicon_threshold": t} for t in (-1.8, -2.3, -2.8)},
     **{f"boost{b}": {"boost_scale": b} for b in (0.5, 1.5, 2.0)},
 }

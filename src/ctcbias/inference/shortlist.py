@@ -138,8 +138,8 @@ def phone_index(bias: BiasingList) -> PhoneIndex:
     return bias.derived("phone_index", lambda b: PhoneIndex([e.quick for e in b.entries]))
 
 
-def shortlist(bias: BiasingList, phone_logp: np.ndarray, size: int = 30, pool: int = 600,
-              fit: float = 2.5, prefer_long: float = 1.0) -> list[int]:
+def shortlist(bias: BiasingList, phone_logp: np.ndarray, size: int = 30, pool: int = 1000,
+              fit: float = 3.0, prefer_long: float = 1.0) -> list[int]:
     """The entries of ``bias`` that may be said in the utterance of ``phone_logp``: the ``pool``
     best by the phone-pair index, spotted; of those whose best place costs at most ``fit`` per
     phone, the ``size`` best by index score minus spotting cost plus ``prefer_long`` times the
