@@ -15,6 +15,12 @@ with, as a small list of their own (:func:`sub_list`, a slice of the big list's 
    phone against the best path) go on, the best ``size`` of them by index score, spotting cost
    and length (a short entry fits somewhere in any utterance).
 
+The shortlist holds the big list's closest sound-alikes of what was said, and boosting or the
+adapter put one in where the words only came close. So each entity of the decode is then
+**checked** on its own (:func:`confirmed`: a logistic model over its phone evidence, fitted on
+dev by :mod:`ctcbias.training.shortlist_check`); a doubted entity's words give way to the words
+the decode without the list heard in its time.
+
     >>> idx = PhoneIndex([["K", "AE", "T"], ["D", "AO", "G"]])
     >>> logp = np.log(np.eye(40)[[0, 20, 20, 2, 31, 0]] * 0.96 + 0.001)   # heard: K AE T
     >>> idx.scores(logp).round(2).tolist()
