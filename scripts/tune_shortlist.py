@@ -30,6 +30,7 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     "noadapter": {"adapter": False},
     **{f"pool1000fit{f}": {"pool": 1000, "fit": f} for f in (3.0, 3.5)},
     "guard": {"word_guard": True},
+    **{f"lexdist{d}": {"top:lexicon_shortlist_distance": d} for d in (0.8, 0.9)},
     "nophonetic": {"top:techniques": ("subword", "unigram", "lexicon", "g2g")},
     **{f"lookup{t}": {"top:lexicon_threshold": t} for t in (-1.8, -2.3, -2.8)},
     **{f"boost{b}": {"boost_scale": b} for b in (0.5, 1.5, 2.0)},
