@@ -81,7 +81,7 @@ class ShortlistOptions:
     # logistic model over the phone evidence, shortlist_check.json) at log-odds above
     # confirm_threshold; the others' words are decoding without the list's
     confirm: bool = True
-    confirm_threshold: float = -1.5
+    confirm_threshold: float = -1.25
     guard_distance: float | None = None  # the entity guard at most this distance (None: the list's own)
     boost_scale: float = 1.0  # subword and unigram boosts scaled by this
     adapter: bool = True  # the contextual adapter attends over the shortlist (joint biasing)

@@ -178,15 +178,17 @@ def sub_list(bias: BiasingList, ks: list[int], counts_as: int | None = None) -> 
 
 
 # the check's evidence about one entity of a shortlist decode, in the order of its model's weights
-CHECK_FEATURES = ("heard_distance", "spotted_cost", "log_phones", "confidence")
+CHECK_FEATURES = ("heard_distance", "spotted_cost", "log_phones", "confidence", "log10_list")
 
 
 def check_features(run, result, bias: BiasingList, opts) -> tuple[list[str], list[tuple[int, int, int]], np.ndarray, list | None]:
     """The words of ``result`` (decoded on the shortlist ``bias`` under ``opts``), their entity spans,
     per span :data:`CHECK_FEATURES` (the phone distance from what the phone head heard on the
     span's frames to the entry, the entry's best keyword-spotting cost per phone anywhere in the
-    utterance, the log of its phones: a short entry matches somewhere by chance, and the least
-    confidence of its words in the forced alignment), and the words' frames (None: no alignment)."""
+    utterance, the log of its phones: a short entry matches somewhere by chance, the least
+    confidence of its words in the forced alignment, and the size of the big list the shortlist
+    came from: the bigger, the likelier a close sound-alike), and the words' frames (None: no
+    alignment)."""
     from ..normalize import normalize
     from .align import greedy_phones, heard_between, word_frames
     from .entity_guard import phone_distance
@@ -210,7 +212,8 @@ def check_features(run, result, bias: BiasingList, opts) -> tuple[list[str], lis
         if frames is not None:
             d = phone_distance(heard_between(heard, frames[s][0], frames[e - 1][1]), bias.prons(k))
             conf = min(f[2] for f in frames[s:e])
-        rows.append((min(d, 1.0), min(float(c), 3.0), float(np.log(max(len(bias.entries[k].quick), 1))), conf))
+        rows.append((min(d, 1.0), min(float(c), 3.0), float(np.log(max(len(bias.entries[k].quick), 1))), conf,
+                     float(np.log10(max(bias.counts_as, 1)))))
     return words, spans, np.array(rows, dtype=np.float64), frames
 
 

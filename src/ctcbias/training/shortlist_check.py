@@ -1,9 +1,9 @@
 """Fit the shortlist check (``shortlist_check.json``) on dev: dev utterances and catalog entities
 that are not reserved for the test sets, never the test sets or real speech.
 
-Each dev utterance with entities is decoded twice with a 10,000-entry list, shortlisted as a big
-list is and with no check: a list that holds its entities (the rest drawn from the catalog's
-unreserved entities) and one that holds none of them. Every entity of those decodes is a row of
+Each dev utterance with entities is decoded twice with a 10,000- or a 20,000-entry list (every
+other utterance), shortlisted as a big list is and with no check: a list that holds its entities
+(the rest drawn from the catalog's unreserved entities) and one that holds none of them. Every entity of those decodes is a row of
 :data:`~ctcbias.inference.shortlist.CHECK_FEATURES`, labelled 1 when the utterance says it. The
 check is a logistic regression over them (:func:`~ctcbias.training.lookup.fit_judge`).
 
@@ -23,10 +23,10 @@ from .lookup import _average_precision, fit_judge
 
 log = logging.getLogger("ctcbias.shortlist_check")
 
-SIZE = 10000  # entries of each list: the size the big-list bar is set at
+SIZES = (10000, 20000)  # entries of the lists: the check learns what a bigger list's chance matches look like
 
 
-def collect(data: Path, model: Path | None = None, n: int = 200, size: int = SIZE, progress: bool = True) -> list[dict]:
+def collect(data: Path, model: Path | None = None, n: int = 200, sizes=SIZES, progress: bool = True) -> list[dict]:
     """Rows of evidence per entity of the unchecked shortlist decodes, with label and utterance."""
     from tqdm import tqdm
 
@@ -46,14 +46,15 @@ def collect(data: Path, model: Path | None = None, n: int = 200, size: int = SIZ
     for u, it in enumerate(tqdm(items, desc="dev utterances", disable=not progress)):
         true = list(dict.fromkeys(en["display"] for en in it["entities"]))
         said = {en["spoken"] for en in it["entities"]}
+        run = rec.pipeline(data / it["audio"])
+        size = sizes[u % len(sizes)]
         own = (true + [w for w in rng.sample(pool, size + len(true)) if w not in true])[:size]
         strange = [w for w in rng.sample(pool, size + len(true)) if w not in true][:size]
-        run = rec.pipeline(data / it["audio"])
         for kind, words in (("own", own), ("strangers", strange)):
             big = rec.compile(words, opts)
             result = run.decode(big, opts)
             short, o = run.shortlisted(big, opts), opts.shortlist.decoding(opts)
-            _, spans, x = check_features(run, result, short, o)
+            _, spans, x, _ = check_features(run, result, short, o)
             for (_, _, k), r in zip(spans, x):
                 rows.append({**dict(zip(CHECK_FEATURES, r.tolist())), "utterance": u, "list": kind,
                              "label": int(kind == "own" and short.entries[k].spoken in said)})
@@ -73,7 +74,7 @@ def fit(data: Path, out: Path, model: Path | None = None, n: int = 200, progress
     check = {"entities": len(b), "said": sum(r["label"] for r in b),
              "average_precision": _average_precision(sb, [r["label"] for r in b])}
     model_ = fit_judge(rows, labels, features=CHECK_FEATURES)
-    summary = {"dev_utterances": n, "list_entries": SIZE, "entities": len(rows), "said": sum(labels),
+    summary = {"dev_utterances": n, "list_entries": list(SIZES), "entities": len(rows), "said": sum(labels),
                "held_out_check": check, "wall_minutes": round((time.time() - t0) / 60, 1)}
     log.info("shortlist check: %s", summary)
     out.parent.mkdir(parents=True, exist_ok=True)
