@@ -78,7 +78,7 @@ class ShortlistOptions:
     # a shortlist's entries are the big list's closest sound-alikes of what was said, and the adapter
     # and the boosts put them in where the words came close (dev, 70 utterances: precision 0.43).
     # confirm: each entity of the decode must pass the shortlist check (shortlist.confirmed: a
-    # logistic model over the phone evidence, shortlist_check.json) at log-odds above
+    # logistic model over the phone evidence and the list's size, shortlist_check.json) at log-odds above
     # confirm_threshold; the others' words are decoding without the list's
     confirm: bool = True
     confirm_threshold: float = -1.25
