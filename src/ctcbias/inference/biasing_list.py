@@ -26,11 +26,14 @@ from dataclasses import dataclass
 
 from ..normalize import normalize
 from ..pronounce import pronounce
+from ..tokenizer import PhoneSet
 from . import g2g
+from .align import KeywordGraph
 
 __all__ = ["BiasingListError", "COMPILED", "clear_caches", "check_limits", "written_form", "screen", "warning_lines",
            "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
 
+_PHONES = PhoneSet()
 MAX_ENTRIES = 100_000
 MAX_ENTRY_CHARS = 200
 # compiled lists kept for later calls, by their estimated memory (BiasingList.nbytes), the least
@@ -222,6 +225,10 @@ class BiasingList:
         out = BiasingList([self.entries[k] for k in ks], [], None, self.variants)  # its trie: on first use
         out._full.update({i: self._full[k] for i, k in enumerate(ks) if k in self._full})
         return out
+
+    def quick_graph(self, ks) -> KeywordGraph:
+        """The quick pronunciations of entries ``ks`` as one keyword-spotting graph."""
+        return KeywordGraph([[_PHONES.index[p] for p in self.entries[k].quick] for k in ks])
 
     def prons(self, k: int) -> tuple[tuple[str, ...], ...]:
         """Full pronunciations of entry ``k``: lexicon/G2P first, then (with variants on) its

@@ -197,7 +197,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         listed = list(dict.fromkeys(k for ks in shortlisted.values() for k, _ in ks))
         nearest = np.argsort(dist.min(0), kind="stable").tolist()
         owner = np.array(list(dict.fromkeys(listed + nearest))[:max(spot_pool, len(listed))])
-        g = _quick_graph(bias, owner)
+        g = bias.quick_graph(owner)
     kfit, kfirst, klast = np.full(len(bias), 5.0), np.zeros(len(bias), dtype=np.int64), np.zeros(len(bias), dtype=np.int64)
     tracks: dict[int, list] = {}  # entry -> [(ends, starts, keywords, lengths)] of the spotting passes
     _spot(phone_logp, g, owner, kfit, kfirst, klast, tracks)
@@ -228,7 +228,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         pooled = set(owner.tolist())
         extra = [k for k in nominees if k not in pooled]
         if extra:
-            _spot(phone_logp, _quick_graph(bias, extra), np.array(extra), kfit, kfirst, klast, tracks)
+            _spot(phone_logp, bias.quick_graph(extra), np.array(extra), kfit, kfirst, klast, tracks)
         for k in nominees:
             on = np.flatnonzero(att[:, k] >= 0.5 * peak[k])
             span = add_on_frames(k, on[0], on[-1])
@@ -301,11 +301,6 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
                                attention_none=span_none, attended=(i, e, k) in nominated)
     return out
 
-
-
-def _quick_graph(bias: BiasingList, entries) -> KeywordGraph:
-    """The quick pronunciations of these entries as one keyword-spotting graph."""
-    return KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in entries])
 
 
 def _spot(phone_logp: np.ndarray, g: KeywordGraph, owner: np.ndarray, kfit: np.ndarray, kfirst: np.ndarray,

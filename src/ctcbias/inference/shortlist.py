@@ -34,7 +34,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..tokenizer import PhoneSet
-from .align import KeywordGraph, ctc_keyword_best
+from .align import ctc_keyword_best
 from .biasing_list import BiasingList
 from .result import timed_words
 
@@ -157,7 +157,7 @@ def shortlist(bias: BiasingList, phone_logp: np.ndarray, size: int = 30, pool: i
     cand = cand[s[cand] > 0]
     if not len(cand):
         return []
-    graph = KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for k in cand])
+    graph = bias.quick_graph(cand)
     best = ctc_keyword_best(phone_logp, graph)
     cost = -best / np.maximum(graph.lengths, 1)  # an empty pronunciation: -inf score, so +inf cost
     # the index alone ranks long entries that share common pairs too high, spotting alone short
@@ -204,7 +204,7 @@ def check_features(run, result, bias: BiasingList, opts) -> tuple[list[str], lis
     if frames is not None and len(frames) != len(words):
         frames = None
     heard = greedy_phones(post.phone)
-    graph = KeywordGraph([[_PH.index[p] for p in bias.entries[k].quick] for _, _, k in spans])
+    graph = bias.quick_graph([k for _, _, k in spans])
     cost = -ctc_keyword_best(post.phone, graph) / np.maximum(graph.lengths, 1)
     rows = []
     for (s, e, k), c in zip(spans, cost):
