@@ -181,7 +181,8 @@ def sub_list(bias: BiasingList, ks: list[int], counts_as: int | None = None) -> 
 CHECK_FEATURES = ("heard_distance", "spotted_cost", "log_phones", "confidence", "log10_list")
 
 
-def check_features(run, result, bias: BiasingList, opts) -> tuple[list[str], list[tuple[int, int, int]], np.ndarray, list | None]:
+def check_features(run, result, bias: BiasingList,
+                   opts) -> tuple[list[str], list[tuple[int, int, int]], np.ndarray, list | None]:
     """The words of ``result`` (decoded on the shortlist ``bias`` under ``opts``), their entity spans,
     per span :data:`CHECK_FEATURES` (the phone distance from what the phone head heard on the
     span's frames to the entry, the entry's best keyword-spotting cost per phone anywhere in the

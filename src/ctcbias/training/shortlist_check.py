@@ -3,9 +3,10 @@ that are not reserved for the test sets, never the test sets or real speech.
 
 Each dev utterance with entities is decoded twice with a 10,000- or a 20,000-entry list (every
 other utterance), shortlisted as a big list is and with no check: a list that holds its entities
-(the rest drawn from the catalog's unreserved entities) and one that holds none of them. Every entity of those decodes is a row of
-:data:`~ctcbias.inference.shortlist.CHECK_FEATURES`, labelled 1 when the utterance says it. The
-check is a logistic regression over them (:func:`~ctcbias.training.lookup.fit_judge`).
+(the rest drawn from the catalog's unreserved entities) and one that holds none of them. Every
+entity of those decodes is a row of :data:`~ctcbias.inference.shortlist.CHECK_FEATURES`, labelled
+1 when the utterance says it. The check is a logistic regression over them
+(:func:`~ctcbias.training.lookup.fit_judge`).
 
     ctcbias train shortlist-check --data data/synth --out src/ctcbias/assets/base/shortlist_check.json
 """
