@@ -18,8 +18,8 @@ import numpy as np
 
 from ..tokenizer import PhoneSet, Tokenizer
 
-__all__ = ["KeywordGraph", "best_in_window", "best_places", "ctc_align", "ctc_cost", "ctc_cost_windows", "ctc_keyword_scores",
-           "ctc_keyword_track", "greedy_phones", "heard_between", "index_string", "phone_string", "word_frames"]
+__all__ = ["KeywordGraph", "best_places", "ctc_align", "ctc_cost", "ctc_cost_windows", "ctc_keyword_scores",
+           "ctc_keyword_track", "greedy_phones", "heard_between", "index_string", "phone_string", "window_best", "word_frames"]
 
 
 def ctc_align(logp: np.ndarray, units: list[int]) -> list[tuple[int, int]] | None:
@@ -100,7 +100,16 @@ class KeywordGraph:
 
     def __init__(self, sequences: list[list[int]]):
         lens = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-        units = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(lens.sum()))
+        self._build(lens, np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(lens.sum())))
+
+    @classmethod
+    def from_flat(cls, lens: np.ndarray, units: np.ndarray) -> "KeywordGraph":
+        """The graph of the sequences ``units`` holds one after another, ``lens`` long each."""
+        g = cls.__new__(cls)
+        g._build(np.asarray(lens, dtype=np.int64), np.asarray(units, dtype=np.int64))
+        return g
+
+    def _build(self, lens: np.ndarray, units: np.ndarray) -> None:
         self.first = np.cumsum(2 * lens + 1) - (2 * lens + 1)
         S = int(2 * lens.sum() + len(lens))
         j = np.arange(len(units)) - np.repeat(np.cumsum(lens) - lens, lens)  # each unit's place in its sequence
@@ -141,20 +150,24 @@ def best_places(ends: np.ndarray, starts: np.ndarray, graph: KeywordGraph) -> tu
     return best, starts[at, k], at
 
 
-def best_in_window(ends: np.ndarray, starts: np.ndarray, keys, a: int, b: int) -> tuple[float, int, int]:
-    """The best of keywords ``keys`` whose alignment lies inside frames ``a..b``, from
-    :func:`ctc_keyword_track`'s tables: (score, first frame, last frame); score -inf if none fits.
+def window_best(ends: np.ndarray, starts: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per keyword of :func:`ctc_keyword_track`'s tables, its best alignment lying inside frames
+    ``a..b``: (score, first frame, last frame); score -inf where none fits (then frames ``a``, ``b``).
 
     >>> ends = np.array([[-1.0], [-0.5], [-3.0]], dtype=np.float32); starts = np.array([[0], [0], [2]])
-    >>> best_in_window(ends, starts, [0], 0, 2), best_in_window(ends, starts, [0], 1, 2)
-    ((-0.5, 0, 1), (-3.0, 2, 2))
+    >>> [x.tolist() for x in window_best(ends, starts, 0, 2)], [x.tolist() for x in window_best(ends, starts, 1, 2)]
+    ([[-0.5], [0], [1]], [[-3.0], [2], [2]])
     """
-    e, s = ends[a:b + 1][:, keys], starts[a:b + 1][:, keys]
+    K = ends.shape[1]
+    if b < a:
+        return np.full(K, -np.inf, dtype=ends.dtype), np.full(K, a), np.full(K, b)
+    e, s = ends[a:b + 1], starts[a:b + 1]
     e = np.where(s >= a, e, -np.inf)
-    if not e.size or not np.isfinite(e).any():
-        return -np.inf, a, b
-    t, j = np.unravel_index(int(np.argmax(e)), e.shape)
-    return float(e[t, j]), int(s[t, j]), a + int(t)
+    t = e.argmax(0)  # the first best frame, as one alignment's end
+    k = np.arange(K)
+    score = e[t, k]
+    ok = np.isfinite(score)
+    return score, np.where(ok, s[t, k], a), np.where(ok, a + t, b)
 
 
 def _viterbi_tables(logp: np.ndarray, graph: KeywordGraph):

@@ -24,6 +24,8 @@ import unicodedata
 import weakref
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..normalize import normalize
 from ..pronounce import pronounce
 from ..tokenizer import PhoneSet
@@ -162,6 +164,13 @@ def _quick(word: str, lex: dict[str, list[list[str]]]) -> tuple[str, ...]:
     return tuple(v[0]) if v else ()
 
 
+def _quick_ids(bias: "BiasingList") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lens = np.fromiter((len(e.quick) for e in bias.entries), dtype=np.int64, count=len(bias.entries))
+    ids = np.fromiter((_PHONES.index[p] for e in bias.entries for p in e.quick), dtype=np.int64,
+                      count=int(lens.sum()))
+    return lens, ids, np.cumsum(lens) - lens
+
+
 class BiasingList:
     def __init__(self, entries: list[Entry], rejected: list[tuple[str, str]], trie: TokenTrie | None,
                  variants: bool = True, changed: list[tuple[str, str]] | None = None):
@@ -226,9 +235,19 @@ class BiasingList:
         out._full.update({i: self._full[k] for i, k in enumerate(ks) if k in self._full})
         return out
 
+    @property
+    def quick_ids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every entry's quick pronunciation as phone ids, one entry after another: (lengths, ids,
+        where each entry starts); computed once."""
+        return self.derived("quick_ids", _quick_ids)
+
     def quick_graph(self, ks) -> KeywordGraph:
         """The quick pronunciations of entries ``ks`` as one keyword-spotting graph."""
-        return KeywordGraph([[_PHONES.index[p] for p in self.entries[k].quick] for k in ks])
+        lens, units, starts = self.quick_ids
+        ks = np.asarray(ks, dtype=np.int64).reshape(-1)
+        n = lens[ks]
+        at = np.repeat(starts[ks] - np.cumsum(n) + n, n) + np.arange(int(n.sum()))  # each unit of each entry in turn
+        return KeywordGraph.from_flat(n, units[at])
 
     def prons(self, k: int) -> tuple[tuple[str, ...], ...]:
         """Full pronunciations of entry ``k``: lexicon/G2P first, then (with variants on) its

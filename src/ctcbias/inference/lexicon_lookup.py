@@ -68,8 +68,8 @@ from rapidfuzz.distance import Levenshtein
 
 from ..language_model import LanguageModel
 from ..tokenizer import PhoneSet, Tokenizer
-from .align import (KeywordGraph, best_in_window, best_places, ctc_cost_windows, ctc_keyword_track, greedy_phones,
-                    heard_between, index_string, phone_string, word_frames)
+from .align import (KeywordGraph, best_places, ctc_cost_windows, ctc_keyword_track, greedy_phones,
+                    heard_between, index_string, phone_string, window_best, word_frames)
 from .biasing_list import BiasingList, word_prons
 from .lookup_judge import LookupModel
 from .result import Evidence, Hypothesis, entity_spans
@@ -258,7 +258,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
         ranked = np.array(list(dict.fromkeys(order[:_RANKED].tolist() + [k for ks in shortlisted.values()
                                                                           for k, _ in ks])))
         col = {int(k): j for j, k in enumerate(ranked)}
-    out = []
+    out, windows = [], {}
     for (i, e), (a, b) in places.items():
         n = b - a + 1
         c0, s0 = pc.get((i, e, -1)), sc.get((i, e, -1))
@@ -290,7 +290,7 @@ def candidates(tokens: list[int], text: str, logp: np.ndarray, phone_logp: np.nd
                 # keyword spotting: how well the entry fits its best place, and how much of that
                 # place lies in this span
                 **_spotted_near(tracks.get(k), max(0, a - spot_margin), min(T - 1, b + spot_margin),
-                                frames[i][0], frames[e - 1][1]),
+                                frames[i][0], frames[e - 1][1], windows),
             })
             if attention is not None:
                 # the adapter's view: how strongly, and how far ahead of the other entries, it
@@ -321,18 +321,21 @@ def _spot(phone_logp: np.ndarray, g: KeywordGraph, owner: np.ndarray, kfit: np.n
             tracks.setdefault(int(k), []).append((ends, starts, keys, g.lengths[keys]))
 
 
-def _spotted_near(track: list | None, a: int, b: int, lo: int, hi: int) -> dict[str, float]:
+def _spotted_near(track: list | None, a: int, b: int, lo: int, hi: int, windows: dict) -> dict[str, float]:
     """Keyword-spotting evidence of one candidate: how well its entry fits its best place inside
     the candidate's window ``a..b`` (cost per phone, capped at 5), and how much of that place lies
     on the span's own frames ``lo..hi``. Local on purpose: an entry said elsewhere in a long
-    recording is no evidence that it is said here."""
+    recording is no evidence that it is said here. ``windows``: every keyword's best place per
+    (table, window), shared by the candidates of one hypothesis."""
     best, first, last = 5.0, a, b
     for ends, starts, keys, lengths in track or ():
+        got = windows.get((id(ends), a, b))
+        if got is None:
+            got = windows[(id(ends), a, b)] = [x.tolist() for x in window_best(ends, starts, a, b)]
         for key, n in zip(keys, lengths):
-            score, f, l = best_in_window(ends, starts, [key], a, b)
-            cost = min(-score / max(n, 1), 5.0)
+            cost = min(-got[0][key] / max(n, 1), 5.0)
             if cost < best:
-                best, first, last = cost, f, l
+                best, first, last = cost, got[1][key], got[2][key]
     return {"spotted_fit": float(best), "spotted_here": _overlap(first, last, lo, hi) if best < 5.0 else 0.0}
 
 

@@ -53,10 +53,12 @@ def rescore(nbest: list[Hypothesis], phone_logp: np.ndarray, bias: BiasingList |
             if s:
                 seqs.append(s)
                 owner.append(i)
-    costs = ctc_cost(phone_logp, seqs)
+    # n-best hypotheses often sound alike (spellings of one word): each sequence is aligned once
+    uniq = {tuple(s): None for s in seqs}
+    cost = dict(zip(uniq, ctc_cost(phone_logp, [list(s) for s in uniq])))
     best = np.full(len(nbest), np.inf)
-    for i, c in zip(owner, costs):
-        best[i] = min(best[i], c)
+    for i, s in zip(owner, seqs):
+        best[i] = min(best[i], cost[tuple(s)])
     finite = best[np.isfinite(best)]
     fallback = finite.max() + 10.0 if len(finite) else 0.0  # unalignable: worse than any alignable
     out = [Hypothesis(h.tokens, h.text, h.score - weight * (b if np.isfinite(b) else fallback), h.acoustic,

@@ -63,16 +63,26 @@ class PhoneIndex:
 
     def __init__(self, prons):
         lens = np.fromiter((len(p) for p in prons), dtype=np.int64, count=len(prons))
-        ids = np.fromiter((_PH.index[x] for p in prons for x in p), dtype=np.int64, count=int(lens.sum()))
-        owner = np.repeat(np.arange(len(prons)), lens)
+        self._build(lens, np.fromiter((_PH.index[x] for p in prons for x in p), dtype=np.int64,
+                                      count=int(lens.sum())))
+
+    @classmethod
+    def from_flat(cls, lens: np.ndarray, ids: np.ndarray) -> "PhoneIndex":
+        """The index of the phone-id sequences ``ids`` holds one after another, ``lens`` long each."""
+        idx = cls.__new__(cls)
+        idx._build(lens, ids)
+        return idx
+
+    def _build(self, lens: np.ndarray, ids: np.ndarray) -> None:
+        owner = np.repeat(np.arange(len(lens)), lens)
         pos = np.arange(len(ids)) - np.repeat(np.cumsum(lens) - lens, lens)
         owners, keys, at = _pairs(ids, owner, pos)
         order = np.argsort(keys, kind="stable")
         # key k's postings (entry, position in it) are [offsets[k], offsets[k + 1])
         self.owner, self.at = owners[order].astype(np.int32), at[order].astype(np.int32)
         self.offsets = np.searchsorted(keys[order], np.arange(2 * _N * _N + 1))
-        self.pairs = np.bincount(owners, minlength=len(prons)).astype(np.float32)
-        self.n = len(prons)
+        self.pairs = np.bincount(owners, minlength=len(lens)).astype(np.float32)
+        self.n = len(lens)
 
     def scores(self, phone_logp: np.ndarray) -> np.ndarray:
         """Per entry: how many of its pairs the utterance has in one place (the offsets of the
@@ -141,7 +151,7 @@ def _heard(phone_logp: np.ndarray) -> list[np.ndarray]:
 
 def phone_index(bias: BiasingList) -> PhoneIndex:
     """The list's :class:`PhoneIndex`, built once and kept with the list."""
-    return bias.derived("phone_index", lambda b: PhoneIndex([e.quick for e in b.entries]))
+    return bias.derived("phone_index", lambda b: PhoneIndex.from_flat(*b.quick_ids[:2]))
 
 
 def shortlist(bias: BiasingList, phone_logp: np.ndarray, size: int = 30, pool: int = 1000,
