@@ -83,14 +83,27 @@ def ctc_cost_windows(logp: np.ndarray, jobs: list[tuple[int, int, list[int]]]) -
 
     if not jobs:
         return np.zeros(0)
-    cols = [list(dict.fromkeys(u)) for _, _, u in jobs]
-    t_max = max(b - a + 1 for a, b, _ in jobs)
-    x = np.full((t_max, len(jobs), 1 + max(map(len, cols))), -1e4, dtype=np.float32)
-    for n, ((a, b, _), c) in enumerate(zip(jobs, cols)):
-        x[: b - a + 1, n, : 1 + len(c)] = logp[a:b + 1][:, [0, *c]]
-    targets = torch.tensor([c.index(v) + 1 for (_, _, u), c in zip(jobs, cols) for v in u], dtype=torch.long)
-    cost = F.ctc_loss(torch.from_numpy(x), targets, torch.tensor([b - a + 1 for a, b, _ in jobs]),
-                      torch.tensor([len(u) for _, _, u in jobs]), reduction="none", zero_infinity=False)
+    n = len(jobs)
+    lens = np.fromiter((len(u) for _, _, u in jobs), dtype=np.int64, count=n)
+    frames = np.fromiter((b - a + 1 for a, b, _ in jobs), dtype=np.int64, count=n)
+    first = np.fromiter((a for a, _, _ in jobs), dtype=np.int64, count=n)
+    units = np.fromiter(chain.from_iterable(u for _, _, u in jobs), dtype=np.int64, count=int(lens.sum()))
+    job = np.repeat(np.arange(n), lens)
+    # each job's distinct units become its columns 1, 2, ... (0: blank)
+    V = logp.shape[1]
+    pairs, inverse = np.unique(job * V + units, return_inverse=True)
+    owner, unit = pairs // V, pairs % V
+    col = np.arange(len(pairs)) - np.searchsorted(owner, owner) + 1
+    x = np.full((int(frames.max()), n, 1 + int(col.max(initial=0))), -1e4, dtype=np.float32)
+    # every (frame, job, column) of the windows: the blank column, then the units'
+    zero = np.zeros(n, dtype=np.int64)
+    c_job, c_unit, c_col = np.r_[np.arange(n), owner], np.r_[zero, unit], np.r_[zero, col]
+    reps = frames[c_job]
+    t = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    j = np.repeat(c_job, reps)
+    x[t, j, np.repeat(c_col, reps)] = logp[first[j] + t, np.repeat(c_unit, reps)]
+    cost = F.ctc_loss(torch.from_numpy(x), torch.from_numpy(col[inverse]), torch.from_numpy(frames),
+                      torch.from_numpy(lens), reduction="none", zero_infinity=False)
     return cost.numpy().astype(np.float64)
 
 
