@@ -228,6 +228,9 @@ def check_features(run, result, bias: BiasingList,
     return words, spans, np.array(rows, dtype=np.float64), frames
 
 
+_MARGIN = 25  # frames (1 s) on each side of the doubted entities that their no-list words are decoded with
+
+
 def confirmed(run, result, bias: BiasingList, opts):
     """``result``, decoded on the shortlist ``bias``, with only the entities the shortlist check
     (the model's ``shortlist_check.json``) believes; each other entity's words give way to the
@@ -245,16 +248,23 @@ def confirmed(run, result, bias: BiasingList, opts):
     if (odds > opts.shortlist.confirm_threshold).all():
         return result
     drop = [(s, e) for (s, e, _), o in zip(spans, odds) if o <= opts.shortlist.confirm_threshold]
-    plain = run.posteriors(bias, replace(opts, bias="none")).subword
-    nbest = beam_search(plain, tok, rec.lm if opts.use_lm else None, opts.beam)
-    other = nbest[0].text.split() if nbest else []
-    at = word_frames(list(nbest[0].tokens), plain, tok) if other else []
+    other, at = [], None
+    if frames is not None:
+        # the no-list words around the doubted entities only: a beam search there, with a margin
+        # for the words it cuts at its edges
+        plain = run.posteriors(bias, replace(opts, bias="none")).subword
+        a = max(0, min(frames[s][0] for s, _ in drop) - _MARGIN)
+        b = min(len(plain), max(frames[e - 1][1] for _, e in drop) + 1 + _MARGIN)
+        nbest = beam_search(plain[a:b], tok, rec.lm if opts.use_lm else None, opts.beam)
+        other = nbest[0].text.split() if nbest else []
+        at = word_frames(list(nbest[0].tokens), plain[a:b], tok) if other else []
+        at = [(x + a, y + a) for x, y in at] if at is not None else None
     out, i = [], 0
     for s, e in drop:
         out += words[i:s]
-        if frames is not None and at is not None and len(at) == len(other):
+        if at is not None and len(at) == len(other):
             lo, hi = frames[s][0], frames[e - 1][1]
-            out += [w for w, (a, b) in zip(other, at) if lo <= (a + b) / 2 <= hi]
+            out += [w for w, (x, y) in zip(other, at) if lo <= (x + y) / 2 <= hi]
         i = e
     text = " ".join(out + words[i:])
     post = run.posteriors(bias, opts)
