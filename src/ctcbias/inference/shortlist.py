@@ -135,18 +135,14 @@ def _heard(phone_logp: np.ndarray) -> list[np.ndarray]:
     """The heard phones (best unit per frame, repeats merged, blanks dropped), each with the other
     phones the head gives at least :data:`_ALT` on its frames."""
     best = phone_logp.argmax(-1)
-    out = []
-    t, T = 0, len(best)
-    while t < T:
-        u = t
-        while u + 1 < T and best[u + 1] == best[t]:
-            u += 1
-        if best[t] != 0:
-            p = phone_logp[t:u + 1, 1:].max(0)
-            alts = np.flatnonzero(p >= np.log(_ALT)) + 1
-            out.append(np.union1d(alts, [best[t]]))
-        t = u + 1
-    return out
+    if not len(best):
+        return []
+    at = np.flatnonzero(np.r_[True, best[1:] != best[:-1]])  # where each run of one unit starts
+    unit = best[at]
+    said = unit != 0
+    likely = np.maximum.reduceat(phone_logp[:, 1:], at, axis=0)[said] >= np.log(_ALT)
+    likely[np.arange(len(likely)), unit[said] - 1] = True
+    return [np.flatnonzero(row) + 1 for row in likely]
 
 
 def phone_index(bias: BiasingList) -> PhoneIndex:
