@@ -69,6 +69,28 @@ def test_sub_list_keeps_spellings_and_subwords(rec):
     assert shortlist(big, np.zeros((0, 40))) == []
 
 
+def test_a_shortlist_hands_the_pronunciations_it_works_out_back_to_its_big_list(rec):
+    big = rec.compile(_big_list(1500))
+    first = sub_list(big, [7, 1, 5])
+    prons = first.prons(2)  # entry 5 of the big list: its G2P and grapheme-to-grapheme readings
+    assert prons and all(prons)
+    assert big.prons(5) is prons  # kept by the big list: a later utterance's shortlist reuses it
+    assert sub_list(big, [5, 9]).prons(0) is prons
+
+
+def test_a_big_list_slices_its_spotting_graphs_from_one_array_of_phones(rec):
+    from ctcbias.inference.align import KeywordGraph
+    from ctcbias.tokenizer import PhoneSet
+
+    big = rec.compile(_big_list(1500))
+    ks = [1499, 3, 3, 0, 700]
+    got = big.quick_graph(ks)
+    want = KeywordGraph([[PhoneSet().index[p] for p in big.entries[k].quick] for k in ks])
+    for name in ("ext", "first", "last", "enter", "from1", "from2", "lengths"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    assert len(big.quick_graph([]).first) == 0
+
+
 def test_compiled_lists_are_cached_by_their_memory(rec):
     from ctcbias.inference import biasing_list as bl
 

@@ -184,6 +184,7 @@ class BiasingList:
         self.counts_as = len(entries)
         self.by_spoken = {e.spoken: i for i, e in enumerate(entries)}
         self._full: dict[int, tuple[tuple[str, ...], ...]] = {}
+        self._parent: tuple[BiasingList, list[int]] | None = None  # (list, its entry of each of ours): subset()
         self._lock = threading.Lock()
         # what the techniques derive from the list once and reuse on every call (its entries' phone
         # strings, a keyword-spotting graph, the adapter's catalogs), by name; see derived()
@@ -233,6 +234,7 @@ class BiasingList:
         forms, subwords, pronunciations): no tokenizing, no G2P."""
         out = BiasingList([self.entries[k] for k in ks], [], None, self.variants)  # its trie: on first use
         out._full.update({i: self._full[k] for i, k in enumerate(ks) if k in self._full})
+        out._parent = self, list(ks)  # pronunciations the subset works out are kept for this list too
         return out
 
     @property
@@ -271,6 +273,10 @@ class BiasingList:
                             for v in [*lex[w][1:2], *g2g.variants(w, 2)]:
                                 alts.append(tuple(p for j, b in enumerate(base) for p in (v if j == i else b)))
                     self._full[k] = tuple(dict.fromkeys(a for a in alts if a))[:6] or ((),)
+            if self._parent is not None:
+                parent, at = self._parent
+                with parent._lock:
+                    parent._full.update({at[k]: self._full[k] for k in todo})
         return {k: self._full[k] for k in ks}
 
     def __len__(self) -> int:
