@@ -27,7 +27,9 @@ NEG = -1e30
 
 @dataclass(frozen=True)
 class BeamConfig:
-    beam: int = 10
+    # 24 prefixes: dev-heldout WER without a list 35.7% -> 34.9% and U-WER with lists of 100 / 1,000
+    # 25.1 / 25.5% -> 24.1 / 24.6% against 10, entity F1 within 0.01, at twice the search's time
+    beam: int = 24
     top_k: int = 8
     prune: float = 10.0
     blank_skip: float = -0.0005  # blank log-prob above this: a blank-only frame
