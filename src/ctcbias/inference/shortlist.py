@@ -254,13 +254,13 @@ def confirmed(run, result, bias: BiasingList, opts):
         nbest = beam_search(plain[a:b], tok, rec.lm if opts.use_lm else None, opts.beam)
         other = nbest[0].text.split() if nbest else []
         at = word_frames(list(nbest[0].tokens), plain[a:b], tok) if other else []
-        at = [(x + a, y + a) for x, y in at] if at is not None else None
+        at = [(f + a, g + a) for f, g in at] if at is not None else None
     out, i = [], 0
     for s, e in drop:
         out += words[i:s]
         if at is not None and len(at) == len(other):
             lo, hi = frames[s][0], frames[e - 1][1]
-            out += [w for w, (x, y) in zip(other, at) if lo <= (x + y) / 2 <= hi]
+            out += [w for w, (f, g) in zip(other, at) if lo <= (f + g) / 2 <= hi]
         i = e
     text = " ".join(out + words[i:])
     post = run.posteriors(bias, opts)
