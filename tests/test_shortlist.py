@@ -242,3 +242,27 @@ def test_a_keyword_graph_lays_out_each_sequence_between_blanks():
     assert np.flatnonzero(g.enter).tolist() == [1, 7, 9]
     assert np.flatnonzero(~g.from1).tolist() == [0, 7, 8]
     assert len(KeywordGraph([]).ext) == 0
+
+
+def test_the_heard_phones_are_each_run_of_a_phone_with_its_likely_alternatives():
+    from ctcbias.inference.shortlist import _ALT, _heard
+
+    def plain(logp):  # one run at a time, as written out
+        best, out, t = logp.argmax(-1), [], 0
+        while t < len(best):
+            u = t
+            while u + 1 < len(best) and best[u + 1] == best[t]:
+                u += 1
+            if best[t]:
+                p = logp[t:u + 1, 1:].max(0)
+                out.append(np.union1d(np.flatnonzero(p >= np.log(_ALT)) + 1, [best[t]]))
+            t = u + 1
+        return out
+
+    rng = np.random.default_rng(5)
+    for frames in (0, 1, 2, 40, 150):
+        logp = _noisy_posteriors(rng, frames)
+        got, want = _heard(logp), plain(logp)
+        assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want))
+    logp = np.log(np.eye(40)[[0, 7, 7, 0, 7, 3, 3, 0]] * 0.96 + 0.001)
+    assert [h.tolist() for h in _heard(logp)] == [[7], [7], [3]]  # a blank parts two runs of one phone
