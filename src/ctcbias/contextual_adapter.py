@@ -42,6 +42,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .inference.align import ranges
+
 POSITION_BUCKET = 512  # a list's attention positions (one per entry subword) rounded up to this
 
 __all__ = ["AdapterConfig", "Catalog", "ContextualAdapter"]
@@ -143,7 +145,7 @@ class ContextualAdapter(nn.Module):
         starts = np.cumsum(lens) - lens
         flat = np.zeros(int(lens.sum()), dtype=np.int64)
         if real.sum():
-            flat[np.repeat(starts, real) + _ranges(real)] = np.fromiter(
+            flat[np.repeat(starts, real) + ranges(real)] = np.fromiter(
                 (u for e in entries for u in e), dtype=np.int64, count=int(real.sum()))
         ids, owner = torch.from_numpy(flat), torch.from_numpy(np.repeat(np.arange(n), lens))
         counts = torch.bincount(ids, minlength=self.config.n_subwords)
@@ -152,7 +154,7 @@ class ContextualAdapter(nn.Module):
             keys, values = self._embed_fast(flat, lens, starts)
             return Catalog(ids, owner, keys[1:], values[1:], prior, n, ext=(keys, values))
         # training: the modules as written, so gradients flow through every part
-        pos = torch.from_numpy(_ranges(lens))
+        pos = torch.from_numpy(ranges(lens))
         padded = torch.zeros(n, int(lens.max()), dtype=torch.long)
         padded[owner, pos] = ids
         packed = pack_padded_sequence(self.tok_emb(padded), torch.from_numpy(lens), batch_first=True,
@@ -237,12 +239,6 @@ def _logits_of(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """``logits[..., ids]``: gathered as rows of the transposed logits, ~4x faster than indexing
     the last dimension (~10,000 positions for 1,000 entries)."""
     return logits.transpose(-1, -2).contiguous()[..., ids, :].transpose(-1, -2)
-
-
-def _ranges(lens: np.ndarray) -> np.ndarray:
-    """0..len-1 for each length, concatenated: [2, 3] -> [0, 1, 0, 1, 2]."""
-    ends = np.cumsum(lens)
-    return np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - lens, lens)
 
 
 class _Hook:

@@ -19,7 +19,18 @@ import numpy as np
 from ..tokenizer import PhoneSet, Tokenizer
 
 __all__ = ["KeywordGraph", "best_places", "ctc_align", "ctc_cost", "ctc_cost_windows", "ctc_keyword_scores",
-           "ctc_keyword_track", "greedy_phones", "heard_between", "index_string", "phone_string", "window_best", "word_frames"]
+           "ctc_keyword_track", "greedy_phones", "heard_between", "index_string", "phone_string", "ranges", "window_best",
+           "word_frames"]
+
+
+def ranges(lens: np.ndarray) -> np.ndarray:
+    """0..len-1 for each length, concatenated: each item's place in its sequence.
+
+    >>> ranges(np.array([2, 3])).tolist()
+    [0, 1, 0, 1, 2]
+    """
+    ends = np.cumsum(lens)
+    return np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - lens, lens)
 
 
 def ctc_align(logp: np.ndarray, units: list[int]) -> list[tuple[int, int]] | None:
@@ -99,7 +110,7 @@ def ctc_cost_windows(logp: np.ndarray, jobs: list[tuple[int, int, list[int]]]) -
     zero = np.zeros(n, dtype=np.int64)
     c_job, c_unit, c_col = np.r_[np.arange(n), owner], np.r_[zero, unit], np.r_[zero, col]
     reps = frames[c_job]
-    t = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    t = ranges(reps)
     j = np.repeat(c_job, reps)
     x[t, j, np.repeat(c_col, reps)] = logp[first[j] + t, np.repeat(c_unit, reps)]
     cost = F.ctc_loss(torch.from_numpy(x), torch.from_numpy(col[inverse]), torch.from_numpy(frames),
@@ -125,7 +136,7 @@ class KeywordGraph:
     def _build(self, lens: np.ndarray, units: np.ndarray) -> None:
         self.first = np.cumsum(2 * lens + 1) - (2 * lens + 1)
         S = int(2 * lens.sum() + len(lens))
-        j = np.arange(len(units)) - np.repeat(np.cumsum(lens) - lens, lens)  # each unit's place in its sequence
+        j = ranges(lens)  # each unit's place in its sequence
         at = np.repeat(self.first, lens) + 2 * j + 1
         self.ext = np.zeros(S, dtype=np.int64)
         self.ext[at] = units

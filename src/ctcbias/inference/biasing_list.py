@@ -30,7 +30,7 @@ from ..normalize import normalize
 from ..pronounce import pronounce
 from ..tokenizer import PhoneSet
 from . import g2g
-from .align import KeywordGraph
+from .align import KeywordGraph, ranges
 
 __all__ = ["BiasingListError", "COMPILED", "clear_caches", "check_limits", "written_form", "screen", "warning_lines",
            "Entry", "TokenTrie", "BiasingList", "MAX_ENTRIES", "MAX_ENTRY_CHARS"]
@@ -248,7 +248,7 @@ class BiasingList:
         lens, units, starts = self.quick_ids
         ks = np.asarray(ks, dtype=np.int64).reshape(-1)
         n = lens[ks]
-        at = np.repeat(starts[ks] - np.cumsum(n) + n, n) + np.arange(int(n.sum()))  # each unit of each entry in turn
+        at = np.repeat(starts[ks], n) + ranges(n)  # each unit of each entry in turn
         return KeywordGraph.from_flat(n, units[at])
 
     def prons(self, k: int) -> tuple[tuple[str, ...], ...]:

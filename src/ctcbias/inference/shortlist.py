@@ -34,7 +34,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..tokenizer import PhoneSet
-from .align import ctc_keyword_best
+from .align import ctc_keyword_best, ranges
 from .biasing_list import BiasingList
 from .result import timed_words
 
@@ -75,7 +75,7 @@ class PhoneIndex:
 
     def _build(self, lens: np.ndarray, ids: np.ndarray) -> None:
         owner = np.repeat(np.arange(len(lens)), lens)
-        pos = np.arange(len(ids)) - np.repeat(np.cumsum(lens) - lens, lens)
+        pos = ranges(lens)
         owners, keys, at = _pairs(ids, owner, pos)
         order = np.argsort(keys, kind="stable")
         # key k's postings (entry, position in it) are [offsets[k], offsets[k + 1])
