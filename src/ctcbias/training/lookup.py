@@ -103,23 +103,18 @@ def fit(data: Path, out: Path, model: Path | None = None, n: int = 200, progress
 
 def _fit_one(rows: list[dict], features: tuple[str, ...], data: Path, out: Path, model: Path | None, n: int,
              t0: float, hidden: int) -> dict:
-    labels = [r["label"] for r in rows]
-    # an honest check first: fitted on the first half of the utterances, scored on the second
-    half = n // 2
-    a = [r for r in rows if r["utterance"] < half]
-    b = [r for r in rows if r["utterance"] >= half]
-    held = fit_judge(a, [r["label"] for r in a], features=features, **_settings(hidden))
+    judge, b, scores = fit_checked(rows, n, features, **_settings(hidden))
     check = {}
     for lst in sorted({r["list"] for r in b}):
-        rb = [r for r in b if r["list"] == lst]
-        sc = held.scores(rb)
+        pick = [i for i, r in enumerate(b) if r["list"] == lst]
+        rb, sc = [b[i] for i in pick], scores[pick]
         acc = sc > 0
         check[lst] = {"candidates": len(rb), "true": sum(r["label"] for r in rb),
                       "accepted_true": sum(1 for r, x in zip(rb, acc) if x and r["label"]),
                       "accepted_false": sum(1 for r, x in zip(rb, acc) if x and not r["label"]),
                       # the ranking at every threshold: precision averaged over the true candidates
-                      "average_precision": _average_precision(sc, [r["label"] for r in rb])}
-    judge = fit_judge(rows, labels, features=features, **_settings(hidden))
+                      "average_precision": average_precision(sc, [r["label"] for r in rb])}
+    labels = [r["label"] for r in rows]
     summary = {"dev_utterances": n, "hidden_units": hidden, "candidates": len(rows), "true": sum(labels),
                "held_out_check": check, "wall_minutes": round((time.time() - t0) / 60, 1)}
     log.info("lookup judge (%s): %s", out.name, summary)
@@ -129,7 +124,17 @@ def _fit_one(rows: list[dict], features: tuple[str, ...], data: Path, out: Path,
     return summary
 
 
-def _average_precision(scores, labels) -> float | None:
+def fit_checked(rows: list[dict], n: int, features: tuple[str, ...], **settings) -> tuple[LookupModel, list[dict], np.ndarray]:
+    """A judge fitted on all ``rows``, and an honest check of it: the rows of the second half of the
+    ``n`` utterances with the scores of a judge fitted on the first half only."""
+    a = [r for r in rows if r["utterance"] < n // 2]
+    b = [r for r in rows if r["utterance"] >= n // 2]
+    held = fit_judge(a, [r["label"] for r in a], features=features, **settings)
+    return fit_judge(rows, [r["label"] for r in rows], features=features, **settings), b, held.scores(b)
+
+
+def average_precision(scores, labels) -> float | None:
+    """Precision averaged over the true items, ranked by score (None without a true one)."""
     y = np.asarray(labels)[np.argsort(-np.asarray(scores), kind="stable")]
     if not y.sum():
         return None

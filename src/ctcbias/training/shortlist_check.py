@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..inference.shortlist import CHECK_FEATURES
-from .lookup import _average_precision, fit_judge
+from .lookup import average_precision, fit_checked
 
 log = logging.getLogger("ctcbias.shortlist_check")
 
@@ -67,14 +67,10 @@ def fit(data: Path, out: Path, model: Path | None = None, n: int = 200, progress
     on all, write ``out``; returns the summary."""
     t0 = time.time()
     rows = collect(data, model, n, progress=progress)
-    labels = [r["label"] for r in rows]
-    a = [r for r in rows if r["utterance"] < n // 2]
-    b = [r for r in rows if r["utterance"] >= n // 2]
-    held = fit_judge(a, [r["label"] for r in a], features=CHECK_FEATURES)
-    sb = held.scores(b)
+    model_, b, sb = fit_checked(rows, n, CHECK_FEATURES)
     check = {"entities": len(b), "said": sum(r["label"] for r in b),
-             "average_precision": _average_precision(sb, [r["label"] for r in b])}
-    model_ = fit_judge(rows, labels, features=CHECK_FEATURES)
+             "average_precision": average_precision(sb, [r["label"] for r in b])}
+    labels = [r["label"] for r in rows]
     summary = {"dev_utterances": n, "list_entries": list(SIZES), "entities": len(rows), "said": sum(labels),
                "held_out_check": check, "wall_minutes": round((time.time() - t0) / 60, 1)}
     log.info("shortlist check: %s", summary)
