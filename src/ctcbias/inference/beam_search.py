@@ -52,6 +52,7 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
     pieces = tok.pieces
     starts = [p.startswith("\u2581") for p in pieces]
     trie = bias.trie if (bias is not None and boost is not None and len(bias)) else None
+    root = trie.children[0] if trie is not None else {}
     # prefixes are nodes of a tree, numbered as they appear (0: the empty prefix), so extending
     # one is a dict lookup on (node, unit), not a copy and hash of an ever longer tuple; a node's
     # text-only score, LM state, partial word and boosting state are kept in parallel lists
@@ -91,8 +92,9 @@ def beam_search(logp: np.ndarray, tok: Tokenizer, lm: LanguageModel | None = Non
                 (ws or not before or before in known or before in listed):
             extra += unk_offset
         match = EMPTY
-        if trie is not None:
-            match, delta = advance(trie, matches[prefix], c, ws or not prefix, gap, boost)
+        # advance() of no partial match and a unit that starts no entry here is (EMPTY, 0): skipped
+        if trie is not None and ((st := matches[prefix]).nodes or ((ws or not prefix) and c in root)):
+            match, delta = advance(trie, st, c, ws or not prefix, gap, boost)
             extra += delta
         new = child[prefix * V + c] = len(extras)
         extras.append(extra)
