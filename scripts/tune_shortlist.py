@@ -25,7 +25,7 @@ from ctcbias.normalize import normalize
 SETTINGS = {  # name -> ShortlistOptions overrides
     "now": {},
     "noconfirm": {"confirm": False},
-    **{f"check{t}": {"confirm_threshold": t} for t in (-2.0, -1.75, -1.5, -1.25, -1.0, -0.75, -0.5, 0.0, 0.5)},
+    **{f"check{t}": {"confirm_threshold": t} for t in (-2.5, -2.25, -2.0, -1.75, -1.5, -1.25, -1.0, -0.75, -0.5, 0.0, 0.5)},
     **{f"size{n}pool{p}": {"size": n, "pool": p} for n in (20, 30, 45, 60) for p in (600, 1000)},
     "noadapter": {"adapter": False},
     **{f"pool1000fit{f}": {"pool": 1000, "fit": f} for f in (3.0, 3.5)},
