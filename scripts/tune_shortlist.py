@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/tune_shortlist.py --n 20 [--whole]
 
-Each dev utterance with entities gets a 10,000-entry list: its entities plus catalog entities
+A setting ``a+b`` applies both. Each dev utterance with entities gets a 10,000-entry list: its entities plus catalog entities
 that are not reserved for the test sets. One JSON line per setting: entity F1, precision,
 recall, and the false entities of lists that hold none of the utterance's entities (strangers).
 ``--whole``: also the list decoded whole, without a shortlist.
@@ -32,6 +32,12 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     "guard": {"word_guard": True},
     **{f"lexdist{d}": {"top:lexicon_shortlist_distance": d} for d in (0.8, 0.9)},
     "nophonetic": {"top:techniques": ("subword", "unigram", "lexicon", "g2g")},
+    **{f"counts{n}": {"counts_as": n} for n in (1000, 3000)},
+    **{f"pool{p}": {"pool": p} for p in (300, 500, 700, 1500, 2000)},
+    **{f"fit{f}": {"fit": f} for f in (3.5, 4.0)},
+    "entityguard": {"entity_guard": True},
+    "nolexicon": {"top:techniques": ("subword", "unigram", "phonetic", "g2g")},
+    "nolexnophon": {"top:techniques": ("subword", "unigram", "g2g")},
     **{f"lookup{t}": {"top:lexicon_threshold": t} for t in (-1.8, -2.3, -2.8)},
     **{f"boost{b}": {"boost_scale": b} for b in (0.5, 1.5, 2.0)},
 }
@@ -54,8 +60,9 @@ def main():
     base = rec.resolve()
     names = a.settings.split(",")
     def setting(k):
-        top = {a[4:]: v for a, v in SETTINGS[k].items() if a.startswith("top:")}  # DecodingOptions fields
-        short = {a: v for a, v in SETTINGS[k].items() if not a.startswith("top:")}
+        merged = {a: v for part in k.split("+") for a, v in SETTINGS[part].items()}  # "a+b": both
+        top = {a[4:]: v for a, v in merged.items() if a.startswith("top:")}  # DecodingOptions fields
+        short = {a: v for a, v in merged.items() if not a.startswith("top:")}
         return replace(base, shortlist=replace(base.shortlist, **short), **top)
 
     opts = {k: setting(k) for k in names}

@@ -156,6 +156,15 @@ def test_a_shortlist_decode_keeps_the_entities_the_check_believes(rec):
     assert confirmed(run, Result(said), sub, opts).raw_text == said  # every entity believed: as it was
 
 
+def test_a_shortlist_decodes_without_the_entity_guard_unless_asked(rec):
+    from dataclasses import replace
+
+    opts = rec.resolve()
+    assert opts.guard_distance is not None and opts.shortlist.decoding(opts).guard_distance is None
+    on = replace(opts, shortlist=replace(opts.shortlist, entity_guard=True))
+    assert on.shortlist.decoding(on).guard_distance == opts.guard_distance
+
+
 def _noisy_posteriors(rng: np.random.Generator, frames: int) -> np.ndarray:
     """Phone log-posteriors with runs of a best phone (blank often) and second choices above 0.1."""
     p = rng.dirichlet(np.full(40, 0.3), size=frames)
