@@ -36,6 +36,7 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     **{f"pool{p}": {"pool": p} for p in (300, 500, 700, 1500, 2000)},
     **{f"fit{f}": {"fit": f} for f in (3.5, 4.0)},
     "entityguard": {"entity_guard": True},
+    **{f"over{n}": {"over": n} for n in (30, 100, 200, 300, 500)},
     "nolexicon": {"top:techniques": ("subword", "unigram", "phonetic", "g2g")},
     "nolexnophon": {"top:techniques": ("subword", "unigram", "g2g")},
     **{f"lookup{t}": {"top:lexicon_threshold": t} for t in (-1.8, -2.3, -2.8)},

@@ -14,27 +14,30 @@ from pathlib import Path
 
 
 from ..data.dev_lists import dev_items
-from ..inference.recognizer import NO_GUARDS, TECHNIQUES, DecodingOptions, Recognizer
+from ..inference.recognizer import NO_GUARDS, TECHNIQUES, DecodingOptions, Recognizer, ShortlistOptions
 from ..normalize import normalize
 from .entities import EntityCounts, entity_counts
 from .metrics import Counts, score
 
+# the techniques' rows decode their lists whole, so that a row is its techniques' own figure; the
+# default system (joint) shortlists lists over ShortlistOptions.over entries, as a call does
+WHOLE = ShortlistOptions(enabled=False)
 SYSTEMS: dict[str, dict] = {
     "greedy, no list": {"greedy": True, "bias": "none"},
     "beam + LM, no list": {"bias": "none"},
-    "1 subword boosting": {"bias": "decoder", "techniques": ("subword",)},
-    "2 unigram boosting": {"bias": "decoder", "techniques": ("unigram",)},
-    "3 phonetic rescoring": {"bias": "decoder", "techniques": ("phonetic",)},
-    "4 lexicon lookup": {"bias": "decoder", "techniques": ("lexicon",)},
-    "3+4 without g2g": {"bias": "decoder", "techniques": ("phonetic", "lexicon")},
-    "3+4+5 (g2g variants)": {"bias": "decoder", "techniques": ("phonetic", "lexicon", "g2g")},
-    "all five, no guards": {"bias": "decoder", "techniques": TECHNIQUES, **NO_GUARDS},
-    "all five": {"bias": "decoder", "techniques": TECHNIQUES},
+    "1 subword boosting": {"bias": "decoder", "techniques": ("subword",), "shortlist": WHOLE},
+    "2 unigram boosting": {"bias": "decoder", "techniques": ("unigram",), "shortlist": WHOLE},
+    "3 phonetic rescoring": {"bias": "decoder", "techniques": ("phonetic",), "shortlist": WHOLE},
+    "4 lexicon lookup": {"bias": "decoder", "techniques": ("lexicon",), "shortlist": WHOLE},
+    "3+4 without g2g": {"bias": "decoder", "techniques": ("phonetic", "lexicon"), "shortlist": WHOLE},
+    "3+4+5 (g2g variants)": {"bias": "decoder", "techniques": ("phonetic", "lexicon", "g2g"), "shortlist": WHOLE},
+    "all five, no guards": {"bias": "decoder", "techniques": TECHNIQUES, **NO_GUARDS, "shortlist": WHOLE},
+    "all five": {"bias": "decoder", "techniques": TECHNIQUES, "shortlist": WHOLE},
 }
 # with a trained contextual adapter
 ADAPTER_SYSTEMS: dict[str, dict] = {
-    "adapter, greedy": {"bias": "encoder", "greedy": True},
-    "adapter (encoder biasing)": {"bias": "encoder"},
+    "adapter, greedy": {"bias": "encoder", "greedy": True, "shortlist": WHOLE},
+    "adapter (encoder biasing)": {"bias": "encoder", "shortlist": WHOLE},
     "joint, no ordinary-word guard": {"bias": "joint", "techniques": TECHNIQUES, "word_guard": False},
     "joint (adapter + all five)": {"bias": "joint", "techniques": TECHNIQUES},
 }
