@@ -2,9 +2,11 @@
 
     .venv/bin/python scripts/tune_shortlist.py --n 20 [--whole]
 
-A setting ``a+b`` applies both. Each dev utterance with entities gets a 10,000-entry list: its entities plus catalog entities
-that are not reserved for the test sets. One JSON line per setting: entity F1, precision,
-recall, and the false entities of lists that hold none of the utterance's entities (strangers).
+Each dev utterance with entities gets a 10,000-entry list (``--size``): its entities plus catalog
+entities that are not reserved for the test sets. One JSON line per setting (``a+b``: both):
+entity F1, precision, recall, and the false entities of lists that hold none of the utterance's
+entities (strangers). ``decode_s`` of the first setting also holds what every later one reuses
+(the stack's pass without the list, the shortlist).
 ``--whole``: also the list decoded whole, without a shortlist.
 """
 
