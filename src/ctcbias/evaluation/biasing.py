@@ -19,28 +19,34 @@ from ..normalize import normalize
 from .entities import EntityCounts, entity_counts
 from .metrics import Counts, score
 
-# the techniques' rows decode their lists whole, so that a row is its techniques' own figure; the
-# default system (joint) shortlists lists over ShortlistOptions.over entries, as a call does
-WHOLE = ShortlistOptions(enabled=False)
-SYSTEMS: dict[str, dict] = {
+
+def whole_lists(systems: dict[str, dict]) -> dict[str, dict]:
+    """``systems`` with every row but the default system's (joint) decoding its lists whole, so that
+    a row is its techniques' own figure; joint shortlists lists over ``ShortlistOptions.over``
+    entries, as a call does."""
+    return {k: o if o.get("bias") == "joint" else {**o, "shortlist": ShortlistOptions(enabled=False)}
+            for k, o in systems.items()}
+
+
+SYSTEMS: dict[str, dict] = whole_lists({
     "greedy, no list": {"greedy": True, "bias": "none"},
     "beam + LM, no list": {"bias": "none"},
-    "1 subword boosting": {"bias": "decoder", "techniques": ("subword",), "shortlist": WHOLE},
-    "2 unigram boosting": {"bias": "decoder", "techniques": ("unigram",), "shortlist": WHOLE},
-    "3 phonetic rescoring": {"bias": "decoder", "techniques": ("phonetic",), "shortlist": WHOLE},
-    "4 lexicon lookup": {"bias": "decoder", "techniques": ("lexicon",), "shortlist": WHOLE},
-    "3+4 without g2g": {"bias": "decoder", "techniques": ("phonetic", "lexicon"), "shortlist": WHOLE},
-    "3+4+5 (g2g variants)": {"bias": "decoder", "techniques": ("phonetic", "lexicon", "g2g"), "shortlist": WHOLE},
-    "all five, no guards": {"bias": "decoder", "techniques": TECHNIQUES, **NO_GUARDS, "shortlist": WHOLE},
-    "all five": {"bias": "decoder", "techniques": TECHNIQUES, "shortlist": WHOLE},
-}
+    "1 subword boosting": {"bias": "decoder", "techniques": ("subword",)},
+    "2 unigram boosting": {"bias": "decoder", "techniques": ("unigram",)},
+    "3 phonetic rescoring": {"bias": "decoder", "techniques": ("phonetic",)},
+    "4 lexicon lookup": {"bias": "decoder", "techniques": ("lexicon",)},
+    "3+4 without g2g": {"bias": "decoder", "techniques": ("phonetic", "lexicon")},
+    "3+4+5 (g2g variants)": {"bias": "decoder", "techniques": ("phonetic", "lexicon", "g2g")},
+    "all five, no guards": {"bias": "decoder", "techniques": TECHNIQUES, **NO_GUARDS},
+    "all five": {"bias": "decoder", "techniques": TECHNIQUES},
+})
 # with a trained contextual adapter
-ADAPTER_SYSTEMS: dict[str, dict] = {
-    "adapter, greedy": {"bias": "encoder", "greedy": True, "shortlist": WHOLE},
-    "adapter (encoder biasing)": {"bias": "encoder", "shortlist": WHOLE},
+ADAPTER_SYSTEMS: dict[str, dict] = whole_lists({
+    "adapter, greedy": {"bias": "encoder", "greedy": True},
+    "adapter (encoder biasing)": {"bias": "encoder"},
     "joint, no ordinary-word guard": {"bias": "joint", "techniques": TECHNIQUES, "word_guard": False},
     "joint (adapter + all five)": {"bias": "joint", "techniques": TECHNIQUES},
-}
+})
 
 
 def run_set(rec: Recognizer, items: list[dict], root: Path, systems: dict[str, dict], sizes: list[str],

@@ -23,7 +23,7 @@ from ..audio import SAMPLE_RATE, load_audio
 from ..inference.recognizer import Recognizer
 from ..normalize import normalize
 from .base import git_commit, write_results
-from .biasing import ADAPTER_SYSTEMS, SYSTEMS, WHOLE, run_set
+from .biasing import ADAPTER_SYSTEMS, SYSTEMS, run_set, whole_lists
 from .entities import EntityCounts, entity_counts
 from .metrics import Counts, score
 
@@ -153,12 +153,12 @@ def no_entity_lists(rec: Recognizer, data: Path, n: int, progress: bool = True) 
     from tqdm import tqdm
 
     items = [it for name in SETS for it in _load(data, name, n)]
-    systems = {"beam + LM, no list": {"bias": "none"}, "all five": {"bias": "decoder", "shortlist": WHOLE}}
+    systems = {"beam + LM, no list": {"bias": "none"}, "all five": {"bias": "decoder"}}
     if rec.adapter is not None:
-        systems |= {"adapter (encoder biasing)": {"bias": "encoder", "shortlist": WHOLE},
+        systems |= {"adapter (encoder biasing)": {"bias": "encoder"},
                     "joint, no ordinary-word guard": {"bias": "joint", "word_guard": False},
                     "joint (adapter + all five)": {"bias": "joint"}}
-    opts = {k: rec.resolve(**o) for k, o in systems.items()}
+    opts = {k: rec.resolve(**o) for k, o in whole_lists(systems).items()}
     per: dict[str, list[tuple[Counts, int]]] = {k: [] for k in systems}
     dec = {k: 0.0 for k in systems}
     secs = 0.0
