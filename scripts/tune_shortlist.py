@@ -27,7 +27,7 @@ from ctcbias.normalize import normalize
 SETTINGS = {  # name -> ShortlistOptions overrides
     "now": {},
     "noconfirm": {"confirm": False},
-    **{f"check{t}": {"confirm_threshold": t} for t in (-2.5, -2.25, -2.0, -1.75, -1.5, -1.25, -1.0, -0.75, -0.5, 0.0, 0.5)},
+    **{f"check{t}": {"confirm_threshold": t} for t in (-3.0, -2.75, -2.5, -2.25, -2.0, -1.75, -1.5, -1.25, -1.0, -0.75, -0.5, 0.0, 0.5)},
     **{f"size{n}pool{p}": {"size": n, "pool": p} for n in (20, 30, 45, 60) for p in (600, 1000)},
     "noadapter": {"adapter": False},
     **{f"pool1000fit{f}": {"pool": 1000, "fit": f} for f in (3.0, 3.5)},
@@ -43,6 +43,9 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     "nolexnophon": {"top:techniques": ("subword", "unigram", "g2g")},
     **{f"lookup{t}": {"top:lexicon_threshold": t} for t in (-1.8, -2.3, -2.8)},
     **{f"boost{b}": {"boost_scale": b} for b in (0.5, 1.5, 2.0)},
+    **{f"fbeam{n}": {"fallback_beam": n} for n in (4, 8, 12, 16)},
+    **{f"rivals{n}": {"rivals": n} for n in (0, 1, 2, 3, 5)},
+    **{f"rdist{d}": {"rival_distance": d} for d in (0.0, 0.05, 0.15, 0.3)},
 }
 
 

@@ -134,7 +134,7 @@ def test_a_cached_catalog_keeps_one_copy_in_the_attention_precision(rec):
 
 def test_a_shortlist_decode_keeps_the_entities_the_check_believes(rec):
     from ctcbias.inference.result import Result
-    from ctcbias.inference.shortlist import CHECK_FEATURES, check_features, confirmed
+    from ctcbias.inference.shortlist import ATTENTION_CHECK_FEATURES, CHECK_FEATURES, check_features, confirmed
     from ctcbias.normalize import normalize
 
     big = rec.compile(_big_list())
@@ -147,13 +147,23 @@ def test_a_shortlist_decode_keeps_the_entities_the_check_believes(rec):
     opts = opts.shortlist.decoding(opts)
     said = normalize(text)
     fake = Result(f"{said} {sub.entries[2].spoken}")
-    _, spans, x, _ = check_features(run, fake, sub, opts)
-    odds = dict(zip([k for _, _, k in spans], rec.shortlist_check.scores([dict(zip(CHECK_FEATURES, r)) for r in x])))
+    _, spans, rows, _ = check_features(run, fake, sub, opts)
+    # joint biasing: the adapter's view of each entity too, and the check that weighs it
+    assert all(set(r) == set(CHECK_FEATURES + ATTENTION_CHECK_FEATURES) for r in rows)
+    odds = dict(zip([k for _, _, k in spans], rec.joint_shortlist_check.scores(rows)))
     assert sorted(odds) == [0, 1, 2]
+    assert odds[0] > 0 and odds[1] > 0
     assert odds[2] < opts.shortlist.confirm_threshold < min(odds[0], odds[1])
     out = normalize(confirmed(run, fake, sub, opts).raw_text)
     assert sub.entries[2].spoken not in out and "lisinopril" in out and "tocilizumab" in out
     assert confirmed(run, Result(said), sub, opts).raw_text == said  # every entity believed: as it was
+    # decoder biasing: no attention, the check over the phone evidence alone judges
+    from dataclasses import replace
+
+    dec = replace(opts, bias="decoder")
+    _, _, rows, _ = check_features(run, fake, sub, dec)
+    assert all(set(r) == set(CHECK_FEATURES) for r in rows)
+    assert sub.entries[2].spoken not in normalize(confirmed(run, fake, sub, dec).raw_text)
 
 
 def test_a_shortlist_decodes_without_the_entity_guard_unless_asked(rec):
@@ -275,3 +285,25 @@ def test_the_heard_phones_are_each_run_of_a_phone_with_its_likely_alternatives()
         assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want))
     logp = np.log(np.eye(40)[[0, 7, 7, 0, 7, 3, 3, 0]] * 0.96 + 0.001)
     assert [h.tolist() for h in _heard(logp)] == [[7], [7], [3]]  # a blank parts two runs of one phone
+
+
+def test_a_sound_alike_decoded_in_place_of_the_said_entry_gives_way_to_it(rec):
+    from dataclasses import replace
+
+    from ctcbias.inference.result import Result
+    from ctcbias.inference.shortlist import confirmed
+    from ctcbias.normalize import normalize
+
+    big = rec.compile(_big_list() + ["Lisinoprol"])
+    opts = rec.resolve()
+    run = rec.pipeline(EXAMPLES / "pharmacy.wav")
+    said = normalize(run.decode(big, opts).raw_text)
+    assert "lisinopril" in said.split()
+    sub = sub_list(big, [1, 2, len(big) - 1], counts_as=len(big))  # Lisinopril, Tocilizumab, Lisinoprol
+    opts = opts.shortlist.decoding(opts)
+    fake = Result(said.replace("lisinopril", "lisinoprol"))
+    out = normalize(confirmed(run, fake, sub, opts).raw_text).split()
+    assert "lisinopril" in out and "lisinoprol" not in out
+    # without rivals the sound-alike is only judged: kept or dropped, never swapped
+    off = replace(opts, shortlist=replace(opts.shortlist, rivals=0))
+    assert "lisinopril" not in normalize(confirmed(run, fake, sub, off).raw_text).split()

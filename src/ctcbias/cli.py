@@ -324,13 +324,15 @@ def train_shortlist_check(
     out: Path = typer.Option(Path("src/ctcbias/assets/base/shortlist_check.json"), help="the check's file"),
     model: Optional[Path] = typer.Option(None, help="model folder whose decodes it checks (default: shipped)"),
     n: int = typer.Option(200, min=10, help="dev utterances with entities"),
+    hidden: int = typer.Option(8, min=0, help="the network's hidden units (0: logistic regression)"),
 ):
-    """Fit the check of big lists' shortlist decodes (a logistic model over each decoded entity's
-    phone evidence) on dev utterances with 10,000-entry lists of unreserved catalog entities."""
+    """Fit the check of big lists' shortlist decodes (a small network over each decoded entity's
+    phone evidence; with the adapter's attention too in <out>_joint.json) on dev utterances with
+    1,000- to 20,000-entry lists of unreserved catalog entities."""
     from .training.shortlist_check import fit
 
     _need_dev(data, log=True)
-    typer.echo(json.dumps(fit(data, out, model, n), indent=2))
+    typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden), indent=2))
 
 
 @train_app.command("punctuation")

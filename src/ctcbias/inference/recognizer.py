@@ -81,13 +81,25 @@ class ShortlistOptions:
     counts_as: int | None = None  # the lookup's judge counts a shortlist as the big list, up to this size
     # a shortlist's entries are the big list's closest sound-alikes of what was said, and the adapter
     # and the boosts put them in where the words came close (dev, 70 utterances: precision 0.43).
-    # confirm: each entity of the decode must pass the shortlist check (shortlist.confirmed: a
-    # logistic model over the phone evidence and the list's size, shortlist_check.json) at log-odds above
-    # confirm_threshold; the others' words are decoding without the list's. The threshold follows the
-    # check's fit: on the shipped one, dev-heldout F1 with 10,000-entry lists 0.797 / 0.801 / 0.819 /
-    # 0.816 at -1.25 / -1.5 / -1.75 / -2.0 (strangers' false entities 43 / 51 / 63 / 77, 150 utterances)
+    # confirm: each entity of the decode must pass the shortlist check (shortlist.confirmed: a small
+    # network over the phone evidence, the list's size and, in joint biasing, the adapter's attention;
+    # shortlist_check.json, shortlist_check_joint.json) at log-odds above confirm_threshold; the
+    # others' words are decoding without the list's. The threshold follows the check's fit: on the
+    # shipped one, dev-heldout F1 with 10,000-entry lists 0.831 / 0.831 / 0.826 / 0.825 / 0.824 /
+    # 0.815 at -2.5 / -2.25 / -2.0 / -1.75 / -1.5 / -1.25 (strangers' false entities 72 / 62 / 57 /
+    # 51 / 46 / 40, 150 utterances)
     confirm: bool = True
     confirm_threshold: float = -1.75
+    # rivals: per entity of the decode, the shortlist's entries closest to what was heard on its
+    # frames (at most rival_distance farther than it) that the check over the phone evidence weighs
+    # in its place (shortlist._rivals; 0: none). Dev-heldout, 10,000 entries: F1 0.825 -> 0.838
+    # (rival_distance 0.05, 0.15 or 0.3 alike; 2 or 3 rivals alike), strangers' false entities 50 -> 52
+    rivals: int = 2
+    rival_distance: float = 0.05
+    # the words that replace a doubted entity come from a beam search of this many prefixes over the
+    # no-list posteriors around it (dev-heldout, 10,000 entries: U-WER 23.4 / 23.4 / 23.6 / 23.8%
+    # with 24 / 16 / 12 / 8, F1 the same; the search a third cheaper with 16)
+    fallback_beam: int = 16
     # the entity guard on the shortlist's decode: the check after it judges the same entities on
     # more evidence, and where the guard finds every hypothesis doubtful its fallback (a beam search
     # without boosts) loses the other words too (dev-heldout, 150 utterances, 10,000 / 20,000
@@ -389,6 +401,17 @@ class Recognizer:
         from .shortlist import CHECK_FEATURES
 
         return LookupModel.load(self._asset("shortlist_check.json"), CHECK_FEATURES)
+
+    @cached_property
+    def joint_shortlist_check(self):
+        """The check that also weighs the contextual adapter's attention over the shortlist
+        (``shortlist_check_joint.json``, fitted with this model's adapter), or None."""
+        from .lookup_judge import LookupModel
+        from .shortlist import ATTENTION_CHECK_FEATURES, CHECK_FEATURES
+
+        f = self.model_dir / "shortlist_check_joint.json"
+        return LookupModel.load(f, CHECK_FEATURES + ATTENTION_CHECK_FEATURES) \
+            if f.exists() and self.adapter is not None else None
 
     @cached_property
     def confidence(self):

@@ -17,8 +17,8 @@ with, as a small list of their own (:func:`sub_list`, a slice of the big list's 
 
 The shortlist holds the big list's closest sound-alikes of what was said, and boosting or the
 adapter put one in where the words only came close. So each entity of the decode is then
-**checked** on its own (:func:`confirmed`: a logistic model over its phone evidence, fitted on
-dev by :mod:`ctcbias.training.shortlist_check`); a doubted entity's words give way to the words
+**checked** on its own (:func:`confirmed`: a small network over its phone evidence and, in joint
+biasing, the adapter's attention, fitted on dev by :mod:`ctcbias.training.shortlist_check`); a doubted entity's words give way to the words
 the decode without the list heard in its time.
 
     >>> idx = PhoneIndex([["K", "AE", "T"], ["D", "AO", "G"]])
@@ -38,7 +38,7 @@ from .align import ctc_keyword_best, ranges
 from .biasing_list import BiasingList
 from .result import timed_words
 
-__all__ = ["CHECK_FEATURES", "PhoneIndex", "check_features", "confirmed", "phone_index", "shortlist", "sub_list"]
+__all__ = ["ATTENTION_CHECK_FEATURES", "CHECK_FEATURES", "PhoneIndex", "check_features", "confirmed", "phone_index", "shortlist", "sub_list"]
 
 _PH = PhoneSet()
 _N = len(_PH)
@@ -185,43 +185,126 @@ def sub_list(bias: BiasingList, ks: list[int], counts_as: int | None = None) -> 
 
 # the check's evidence about one entity of a shortlist decode, in the order of its model's weights
 CHECK_FEATURES = ("heard_distance", "spotted_cost", "log_phones", "confidence", "log10_list")
+# and, where the contextual adapter attended over the shortlist (joint biasing), the adapter's view
+# of the entity's frames: its strongest attention to the entry there, and the mean weight of the
+# <no-bias> slot (how sure it is that no entry is said there)
+ATTENTION_CHECK_FEATURES = ("attention_peak", "attention_none")
 
 
 def check_features(run, result, bias: BiasingList,
-                   opts) -> tuple[list[str], list[tuple[int, int, int]], np.ndarray, list | None]:
+                   opts) -> tuple[list[str], list[tuple[int, int, int]], list[dict[str, float]], list | None]:
     """The words of ``result`` (decoded on the shortlist ``bias`` under ``opts``), their entity spans,
-    per span :data:`CHECK_FEATURES` (the phone distance from what the phone head heard on the
-    span's frames to the entry, the entry's best keyword-spotting cost per phone anywhere in the
-    utterance, the log of its phones: a short entry matches somewhere by chance, the least
-    confidence of its words in the forced alignment, and the size of the big list the shortlist
-    came from: the bigger, the likelier a close sound-alike), and the words' frames (None: no
-    alignment)."""
+    per span its evidence as a dict of :data:`CHECK_FEATURES` (the phone distance from what the
+    phone head heard on the span's frames to the entry, the entry's best keyword-spotting cost per
+    phone anywhere in the utterance, the log of its phones: a short entry matches somewhere by
+    chance, the least confidence of its words in the forced alignment, and the size of the big list
+    the shortlist came from: the bigger, the likelier a close sound-alike) and, when the adapter
+    attended, :data:`ATTENTION_CHECK_FEATURES`; and the words' frames (None: no alignment)."""
     from ..normalize import normalize
-    from .align import greedy_phones, heard_between, word_frames
-    from .entity_guard import phone_distance
+    from .align import greedy_phones
     from .result import entity_spans
 
     words = normalize(result.raw_text).split()
     spans = entity_spans(words, bias)
     if not spans:
-        return words, [], np.zeros((0, len(CHECK_FEATURES))), None
-    tok = run.rec.tokenizer
-    post = run.posteriors(bias, opts)
-    frames = word_frames(tok.encode(" ".join(words)), post.subword, tok, with_confidence=True)
-    if frames is not None and len(frames) != len(words):
-        frames = None
-    heard = greedy_phones(post.phone)
-    graph = bias.quick_graph([k for _, _, k in spans])
-    cost = -ctc_keyword_best(post.phone, graph) / np.maximum(graph.lengths, 1)
-    rows = []
-    for (s, e, k), c in zip(spans, cost):
+        return words, [], [], None
+    ev = _Evidence(run, bias, opts)
+    frames = ev.frames(words)
+    spotted = ev.spotted([k for _, _, k in spans])
+    heard = greedy_phones(ev.post.phone)
+    return words, spans, [ev.row(s, e, k, frames, heard, spotted[k]) for s, e, k in spans], frames
+
+
+class _Evidence:
+    """What the check's features are read from: the shortlist decode's posteriors and attention."""
+
+    def __init__(self, run, bias: BiasingList, opts):
+        self.run, self.bias = run, bias
+        self.post = run.posteriors(bias, opts)
+        self.att = self.post.attention if opts.uses_adapter else None
+
+    def frames(self, words: list[str]) -> list | None:
+        """The words' (first frame, last frame, confidence) in a forced alignment, or None."""
+        from .align import word_frames
+
+        tok = self.run.rec.tokenizer
+        frames = word_frames(tok.encode(" ".join(words)), self.post.subword, tok, with_confidence=True)
+        return frames if frames is not None and len(frames) == len(words) else None
+
+    def spotted(self, ks: list[int]) -> dict[int, float]:
+        """Each entry's best keyword-spotting cost per phone anywhere in the utterance."""
+        ks = list(dict.fromkeys(ks))
+        graph = self.bias.quick_graph(ks)
+        cost = -ctc_keyword_best(self.post.phone, graph) / np.maximum(graph.lengths, 1)
+        return dict(zip(ks, cost.tolist()))
+
+    def row(self, s: int, e: int, k: int, frames, heard, spotted: float) -> dict[str, float]:
+        """The features of entry ``k`` on words ``s..e-1``."""
+        from .align import heard_between
+        from .entity_guard import phone_distance
+
         d, conf = 1.0, 0.0  # a hypothesis that does not align: as unlike the audio as can be
         if frames is not None:
-            d = phone_distance(heard_between(heard, frames[s][0], frames[e - 1][1]), bias.prons(k))
+            d = phone_distance(heard_between(heard, frames[s][0], frames[e - 1][1]), self.bias.prons(k))
             conf = min(f[2] for f in frames[s:e])
-        rows.append((min(d, 1.0), min(float(c), 3.0), float(np.log(max(len(bias.entries[k].quick), 1))), conf,
-                     float(np.log10(max(bias.counts_as, 1)))))
-    return words, spans, np.array(rows, dtype=np.float64), frames
+        row = dict(zip(CHECK_FEATURES, (min(d, 1.0), min(spotted, 3.0),
+                                        float(np.log(max(len(self.bias.entries[k].quick), 1))), conf,
+                                        float(np.log10(max(self.bias.counts_as, 1))))))
+        if self.att is not None:
+            # no alignment: the adapter's view of the whole utterance
+            seg = self.att[frames[s][0]:frames[e - 1][1] + 1] if frames is not None else self.att
+            row.update(attention_peak=float(seg[:, 1 + k].max()), attention_none=float(seg[:, 0].mean()))
+        return row
+
+
+def _rivals(run, words: list[str], spans, rows: list[dict], odds: np.ndarray, places, bias: BiasingList, opts,
+            check) -> tuple[list[str], list[tuple[int, int, int]], np.ndarray, bool]:
+    """Each entity of the decode against the shortlist's other entries heard about as close on its
+    frames (at most ``opts.shortlist.rivals``, the closest first, each at most ``rival_distance``
+    farther than the decoded entry): the one the check over the phone evidence believes most takes
+    the span, if that check believes it more than the decoded one; ``check`` then judges it. Sound-alikes crowd a shortlist, and the decode often puts
+    one in where another was said. Returns the words, spans and odds after the swaps, and whether
+    any was made."""
+    from .align import greedy_phones, heard_between
+    from .entity_guard import phone_distance
+
+    so = opts.shortlist
+    ev = _Evidence(run, bias, opts)
+    heard = greedy_phones(ev.post.phone)
+    decoded = {k for _, _, k in spans}
+    tries = []  # per span, its rivals
+    for j, (s, e, k) in enumerate(spans):
+        q = heard_between(heard, *places[j])
+        near = sorted((phone_distance(q, bias.prons(r)), r) for r in range(len(bias)) if r not in decoded)
+        tries.append([r for d, r in near[:so.rivals] if d < rows[j]["heard_distance"] + so.rival_distance])
+    if not any(tries):
+        return words, spans, odds, False
+    spotted = ev.spotted([r for rs in tries for r in rs])
+    # the rivals are weighed on the phone evidence alone: the adapter attends most to the entry
+    # the decode already took, so its attention would favour the decoded one
+    phones = run.rec.shortlist_check
+    base = phones.scores(rows)
+    spans, odds, swapped = list(spans), np.array(odds, dtype=np.float64), False
+    for j, rs in enumerate(tries):
+        s, e, k = spans[j]
+        best = None
+        for r in rs:
+            if r in {kk for _, _, kk in spans}:
+                continue
+            said = bias.entries[r].spoken.split()
+            trial = words[:s] + said + words[e:]
+            row = ev.row(s, s + len(said), r, ev.frames(trial), heard, spotted[r])
+            o = float(phones.scores([row])[0])
+            if o > base[j] and (best is None or o > best[0]):
+                best = o, r, trial, row
+        if best is not None:
+            _, r, words, row = best
+            n = len(bias.entries[r].spoken.split())
+            shift = n - (e - s)
+            spans[j] = (s, s + n, r)
+            spans[j + 1:] = [(a + shift, b + shift, kk) for a, b, kk in spans[j + 1:]]
+            odds[j], swapped = float(check.scores([row])[0]), True
+    return words, spans, odds, swapped
 
 
 _MARGIN = 25  # frames (1 s) on each side of the doubted entities that their no-list words are decoded with
@@ -236,30 +319,39 @@ def confirmed(run, result, bias: BiasingList, opts):
     from .align import word_frames
     from .beam_search import beam_search
 
-    words, spans, x, frames = check_features(run, result, bias, opts)
+    words, spans, rows, frames = check_features(run, result, bias, opts)
     if not spans:
         return result
     rec, tok = run.rec, run.rec.tokenizer
-    odds = rec.shortlist_check.scores([dict(zip(CHECK_FEATURES, r)) for r in x])
-    if (odds > opts.shortlist.confirm_threshold).all():
+    check = rec.joint_shortlist_check if ATTENTION_CHECK_FEATURES[0] in rows[0] else None
+    check = check or rec.shortlist_check
+    odds = check.scores(rows)
+    # each span's frames, which a rival put in its place keeps
+    places = [(frames[s][0], frames[e - 1][1]) for s, e, _ in spans] if frames is not None else None
+    swapped = False
+    if places is not None and opts.shortlist.rivals:
+        words, spans, odds, swapped = _rivals(run, words, spans, rows, odds, places, bias, opts, check)
+    if (odds > opts.shortlist.confirm_threshold).all() and not swapped:
         return result
-    drop = [(s, e) for (s, e, _), o in zip(spans, odds) if o <= opts.shortlist.confirm_threshold]
+    drop = [j for j, o in enumerate(odds) if o <= opts.shortlist.confirm_threshold]
     other, at = [], None
-    if frames is not None:
+    if drop and places is not None:
         # the no-list words around the doubted entities only: a beam search there, with a margin
         # for the words it cuts at its edges
         plain = run.posteriors(bias, replace(opts, bias="none")).subword
-        a = max(0, min(frames[s][0] for s, _ in drop) - _MARGIN)
-        b = min(len(plain), max(frames[e - 1][1] for _, e in drop) + 1 + _MARGIN)
-        nbest = beam_search(plain[a:b], tok, rec.lm if opts.use_lm else None, opts.beam)
+        a = max(0, min(places[j][0] for j in drop) - _MARGIN)
+        b = min(len(plain), max(places[j][1] for j in drop) + 1 + _MARGIN)
+        nbest = beam_search(plain[a:b], tok, rec.lm if opts.use_lm else None,
+                            replace(opts.beam, beam=opts.shortlist.fallback_beam))
         other = nbest[0].text.split() if nbest else []
         at = word_frames(list(nbest[0].tokens), plain[a:b], tok) if other else []
         at = [(f + a, g + a) for f, g in at] if at is not None else None
     out, i = [], 0
-    for s, e in drop:
+    for j in drop:
+        s, e, _ = spans[j]
         out += words[i:s]
         if at is not None and len(at) == len(other):
-            lo, hi = frames[s][0], frames[e - 1][1]
+            lo, hi = places[j]
             out += [w for w, (f, g) in zip(other, at) if lo <= (f + g) / 2 <= hi]
         i = e
     text = " ".join(out + words[i:])
