@@ -311,9 +311,10 @@ _MARGIN = 25  # frames (1 s) on each side of the doubted entities that their no-
 
 
 def confirmed(run, result, bias: BiasingList, opts):
-    """``result``, decoded on the shortlist ``bias``, with only the entities the shortlist check
-    (the model's ``shortlist_check.json``) believes; each other entity's words give way to the
-    words decoding without the list heard in its time. The shortlist holds the big list's best
+    """``result``, decoded on the shortlist ``bias``, each entity first weighed against its rivals
+    (:func:`_rivals`), with only the entities the shortlist check believes (the model's
+    ``shortlist_check_joint.json`` where the adapter attended, else ``shortlist_check.json``); each
+    other entity's words give way to the words decoding without the list heard in its time. The shortlist holds the big list's best
     sound-alikes of the utterance, and boosting or the adapter put one in where the words alone
     came close."""
     from .align import word_frames
