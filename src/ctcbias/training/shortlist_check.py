@@ -75,15 +75,17 @@ def fit(data: Path, out: Path, model: Path | None = None, n: int = 200, progress
     attention); returns the summary."""
     t0 = time.time()
     rows = collect(data, model, n, progress=progress)
-    summary = _fit_one(rows, CHECK_FEATURES, out, data, model, n, hidden, t0)
+    command = f"ctcbias train shortlist-check --data {data} --out {out} --n {n} --hidden {hidden}" \
+        + (f" --model {model}" if model else "")
+    summary = _fit_one(rows, CHECK_FEATURES, out, n, hidden, t0, command)
     if rows and ATTENTION_CHECK_FEATURES[0] in rows[0]:
         summary["joint"] = _fit_one(rows, CHECK_FEATURES + ATTENTION_CHECK_FEATURES,
-                                    out.with_name(out.stem + "_joint" + out.suffix), data, model, n, hidden, t0)
+                                    out.with_name(out.stem + "_joint" + out.suffix), n, hidden, t0, command)
     return summary
 
 
-def _fit_one(rows: list[dict], features: tuple[str, ...], out: Path, data: Path, model: Path | None, n: int,
-             hidden: int, t0: float) -> dict:
+def _fit_one(rows: list[dict], features: tuple[str, ...], out: Path, n: int, hidden: int, t0: float,
+             command: str) -> dict:
     model_, b, sb = fit_checked(rows, n, features, **_settings(hidden))
     check = {"entities": len(b), "said": sum(r["label"] for r in b),
              "average_precision": average_precision(sb, [r["label"] for r in b])}
@@ -92,6 +94,5 @@ def _fit_one(rows: list[dict], features: tuple[str, ...], out: Path, data: Path,
                "said": sum(labels), "held_out_check": check, "wall_minutes": round((time.time() - t0) / 60, 1)}
     log.info("shortlist check (%s): %s", out.name, summary)
     out.parent.mkdir(parents=True, exist_ok=True)
-    model_.save(out, summary=summary, command=f"ctcbias train shortlist-check --data {data} --out {out} --n {n}"
-                + f" --hidden {hidden}" + (f" --model {model}" if model else ""))
+    model_.save(out, summary=summary, command=command)
     return summary
