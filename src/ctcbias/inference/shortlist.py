@@ -18,8 +18,8 @@ with, as a small list of their own (:func:`sub_list`, a slice of the big list's 
 The shortlist holds the big list's closest sound-alikes of what was said, and boosting or the
 adapter put one in where the words only came close. So each entity of the decode is then
 **checked** on its own (:func:`confirmed`: a small network over its phone evidence and, in joint
-biasing, the adapter's attention, fitted on dev by :mod:`ctcbias.training.shortlist_check`); a doubted entity's words give way to the words
-the decode without the list heard in its time.
+biasing, the adapter's attention, fitted on dev by :mod:`ctcbias.training.shortlist_check`); a
+doubted entity's words give way to the words the decode without the list heard in its time.
 
     >>> idx = PhoneIndex([["K", "AE", "T"], ["D", "AO", "G"]])
     >>> logp = np.log(np.eye(40)[[0, 20, 20, 2, 31, 0]] * 0.96 + 0.001)   # heard: K AE T
@@ -30,6 +30,7 @@ the decode without the list heard in its time.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cached_property
 
 import numpy as np
 
@@ -200,28 +201,41 @@ def check_features(run, result, bias: BiasingList,
     chance, the least confidence of its words in the forced alignment, and the size of the big list
     the shortlist came from: the bigger, the likelier a close sound-alike) and, when the adapter
     attended, :data:`ATTENTION_CHECK_FEATURES`; and the words' frames (None: no alignment)."""
+    return _check(_Evidence(run, bias, opts), result)
+
+
+def _check(ev: "_Evidence", result) -> tuple[list[str], list[tuple[int, int, int]], list[dict[str, float]], list | None]:
+    """:func:`check_features` on evidence already gathered."""
     from ..normalize import normalize
-    from .align import greedy_phones
     from .result import entity_spans
 
     words = normalize(result.raw_text).split()
-    spans = entity_spans(words, bias)
+    spans = entity_spans(words, ev.bias)
     if not spans:
         return words, [], [], None
-    ev = _Evidence(run, bias, opts)
     frames = ev.frames(words)
     spotted = ev.spotted([k for _, _, k in spans])
-    heard = greedy_phones(ev.post.phone)
-    return words, spans, [ev.row(s, e, k, frames, heard, spotted[k]) for s, e, k in spans], frames
+    return words, spans, [ev.row(s, e, k, frames, spotted[k]) for s, e, k in spans], frames
 
 
 class _Evidence:
-    """What the check's features are read from: the shortlist decode's posteriors and attention."""
+    """What the check's features are read from: the shortlist decode's posteriors, the phones the
+    phone head heard, and the adapter's attention (joint biasing; else None)."""
 
     def __init__(self, run, bias: BiasingList, opts):
-        self.run, self.bias = run, bias
+        self.run, self.bias, self.opts = run, bias, opts
         self.post = run.posteriors(bias, opts)
-        self.att = self.post.attention if opts.uses_adapter else None
+
+    # read on first use: a decode without entities needs neither
+    @cached_property
+    def heard(self) -> list[tuple[int, int]]:
+        from .align import greedy_phones
+
+        return greedy_phones(self.post.phone)
+
+    @cached_property
+    def att(self) -> np.ndarray | None:
+        return self.post.attention if self.opts.uses_adapter else None
 
     def frames(self, words: list[str]) -> list | None:
         """The words' (first frame, last frame, confidence) in a forced alignment, or None."""
@@ -238,14 +252,14 @@ class _Evidence:
         cost = -ctc_keyword_best(self.post.phone, graph) / np.maximum(graph.lengths, 1)
         return dict(zip(ks, cost.tolist()))
 
-    def row(self, s: int, e: int, k: int, frames, heard, spotted: float) -> dict[str, float]:
+    def row(self, s: int, e: int, k: int, frames, spotted: float) -> dict[str, float]:
         """The features of entry ``k`` on words ``s..e-1``."""
         from .align import heard_between
         from .entity_guard import phone_distance
 
         d, conf = 1.0, 0.0  # a hypothesis that does not align: as unlike the audio as can be
         if frames is not None:
-            d = phone_distance(heard_between(heard, frames[s][0], frames[e - 1][1]), self.bias.prons(k))
+            d = phone_distance(heard_between(self.heard, frames[s][0], frames[e - 1][1]), self.bias.prons(k))
             conf = min(f[2] for f in frames[s:e])
         row = dict(zip(CHECK_FEATURES, (min(d, 1.0), min(spotted, 3.0),
                                         float(np.log(max(len(self.bias.entries[k].quick), 1))), conf,
@@ -257,24 +271,22 @@ class _Evidence:
         return row
 
 
-def _rivals(run, words: list[str], spans, rows: list[dict], odds: np.ndarray, places, bias: BiasingList, opts,
+def _rivals(ev: _Evidence, words: list[str], spans, rows: list[dict], odds: np.ndarray, places, opts,
             check) -> tuple[list[str], list[tuple[int, int, int]], np.ndarray, bool]:
     """Each entity of the decode against the shortlist's other entries heard about as close on its
     frames (at most ``opts.shortlist.rivals``, the closest first, each at most ``rival_distance``
-    farther than the decoded entry): the one the check over the phone evidence believes most takes
-    the span, if that check believes it more than the decoded one; ``check`` then judges it. Sound-alikes crowd a shortlist, and the decode often puts
-    one in where another was said. Returns the words, spans and odds after the swaps, and whether
-    any was made."""
-    from .align import greedy_phones, heard_between
+    farther than the decoded entry): the one the check over the phone evidence believes most
+    takes the span, if that check believes it more than the decoded one; ``check`` then judges it.
+    Sound-alikes crowd a shortlist, and the decode often puts one in where another was said.
+    Returns the words, spans and odds after the swaps, and whether any was made."""
+    from .align import heard_between
     from .entity_guard import phone_distance
 
-    so = opts.shortlist
-    ev = _Evidence(run, bias, opts)
-    heard = greedy_phones(ev.post.phone)
+    so, bias = opts.shortlist, ev.bias
     decoded = {k for _, _, k in spans}
     tries = []  # per span, its rivals
     for j, (s, e, k) in enumerate(spans):
-        q = heard_between(heard, *places[j])
+        q = heard_between(ev.heard, *places[j])
         near = sorted((phone_distance(q, bias.prons(r)), r) for r in range(len(bias)) if r not in decoded)
         tries.append([r for d, r in near[:so.rivals] if d < rows[j]["heard_distance"] + so.rival_distance])
     if not any(tries):
@@ -282,24 +294,23 @@ def _rivals(run, words: list[str], spans, rows: list[dict], odds: np.ndarray, pl
     spotted = ev.spotted([r for rs in tries for r in rs])
     # the rivals are weighed on the phone evidence alone: the adapter attends most to the entry
     # the decode already took, so its attention would favour the decoded one
-    phones = run.rec.shortlist_check
+    phones = ev.run.rec.shortlist_check
     base = phones.scores(rows)
     spans, odds, swapped = list(spans), np.array(odds, dtype=np.float64), False
     for j, rs in enumerate(tries):
         s, e, k = spans[j]
         best = None
         for r in rs:
-            if r in {kk for _, _, kk in spans}:
+            if r in {kk for _, _, kk in spans}:  # taken by an earlier span's swap
                 continue
             said = bias.entries[r].spoken.split()
             trial = words[:s] + said + words[e:]
-            row = ev.row(s, s + len(said), r, ev.frames(trial), heard, spotted[r])
+            row = ev.row(s, s + len(said), r, ev.frames(trial), spotted[r])
             o = float(phones.scores([row])[0])
             if o > base[j] and (best is None or o > best[0]):
-                best = o, r, trial, row
+                best = o, r, trial, row, len(said)
         if best is not None:
-            _, r, words, row = best
-            n = len(bias.entries[r].spoken.split())
+            _, r, words, row, n = best
             shift = n - (e - s)
             spans[j] = (s, s + n, r)
             spans[j + 1:] = [(a + shift, b + shift, kk) for a, b, kk in spans[j + 1:]]
@@ -314,24 +325,24 @@ def confirmed(run, result, bias: BiasingList, opts):
     """``result``, decoded on the shortlist ``bias``, each entity first weighed against its rivals
     (:func:`_rivals`), with only the entities the shortlist check believes (the model's
     ``shortlist_check_joint.json`` where the adapter attended, else ``shortlist_check.json``); each
-    other entity's words give way to the words decoding without the list heard in its time. The shortlist holds the big list's best
-    sound-alikes of the utterance, and boosting or the adapter put one in where the words alone
-    came close."""
+    other entity's words give way to the words decoding without the list heard in its time. The
+    shortlist holds the big list's best sound-alikes of the utterance, and boosting or the adapter
+    put one in where the words alone came close."""
     from .align import word_frames
     from .beam_search import beam_search
 
-    words, spans, rows, frames = check_features(run, result, bias, opts)
+    ev = _Evidence(run, bias, opts)
+    words, spans, rows, frames = _check(ev, result)
     if not spans:
         return result
     rec, tok = run.rec, run.rec.tokenizer
-    check = rec.joint_shortlist_check if ATTENTION_CHECK_FEATURES[0] in rows[0] else None
-    check = check or rec.shortlist_check
+    check = (rec.joint_shortlist_check if ev.att is not None else None) or rec.shortlist_check
     odds = check.scores(rows)
     # each span's frames, which a rival put in its place keeps
     places = [(frames[s][0], frames[e - 1][1]) for s, e, _ in spans] if frames is not None else None
     swapped = False
     if places is not None and opts.shortlist.rivals:
-        words, spans, odds, swapped = _rivals(run, words, spans, rows, odds, places, bias, opts, check)
+        words, spans, odds, swapped = _rivals(ev, words, spans, rows, odds, places, opts, check)
     if (odds > opts.shortlist.confirm_threshold).all() and not swapped:
         return result
     drop = [j for j, o in enumerate(odds) if o <= opts.shortlist.confirm_threshold]
@@ -356,5 +367,5 @@ def confirmed(run, result, bias: BiasingList, opts):
             out += [w for w, (f, g) in zip(other, at) if lo <= (f + g) / 2 <= hi]
         i = e
     text = " ".join(out + words[i:])
-    post = run.posteriors(bias, opts)
+    post = ev.post
     return rec._words(timed_words(text, tok.encode(text), post.subword, tok, post.duration), post, bias, opts, None)
