@@ -46,6 +46,7 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     **{f"fbeam{n}": {"fallback_beam": n} for n in (4, 8, 12, 16)},
     **{f"rivals{n}": {"rivals": n} for n in (0, 1, 2, 3, 5)},
     **{f"rdist{d}": {"rival_distance": d} for d in (0.0, 0.05, 0.15, 0.3)},
+    **{f"long{b}": {"prefer_long": b} for b in (0.0, 0.5, 1.5, 2.0, 3.0)},
 }
 
 

@@ -389,10 +389,7 @@ class Recognizer:
     def joint_lookup_model(self):
         """The judge that also weighs the contextual adapter's attention (``lexicon_lookup_joint.json``,
         fitted with this model's adapter), or None."""
-        from .lookup_judge import LookupModel
-
-        f = self.model_dir / "lexicon_lookup_joint.json"
-        return LookupModel.load(f) if f.exists() and self.adapter is not None else None
+        return self._joint("lexicon_lookup_joint.json")
 
     @cached_property
     def shortlist_check(self):
@@ -406,12 +403,19 @@ class Recognizer:
     def joint_shortlist_check(self):
         """The check that also weighs the contextual adapter's attention over the shortlist
         (``shortlist_check_joint.json``, fitted with this model's adapter), or None."""
-        from .lookup_judge import LookupModel
         from .shortlist import ATTENTION_CHECK_FEATURES, CHECK_FEATURES
 
-        f = self.model_dir / "shortlist_check_joint.json"
-        return LookupModel.load(f, CHECK_FEATURES + ATTENTION_CHECK_FEATURES) \
-            if f.exists() and self.adapter is not None else None
+        return self._joint("shortlist_check_joint.json", CHECK_FEATURES + ATTENTION_CHECK_FEATURES)
+
+    def _joint(self, name: str, features: tuple[str, ...] | None = None):
+        """A judge over the adapter's attention too: only this model folder's own (it was fitted
+        with this model's adapter, never the shipped one's), and only when the model has an adapter."""
+        from .lookup_judge import LookupModel
+
+        f = self.model_dir / name
+        if not f.exists() or self.adapter is None:
+            return None
+        return LookupModel.load(f, features)
 
     @cached_property
     def confidence(self):
