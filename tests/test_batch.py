@@ -207,10 +207,10 @@ def _worker_pids() -> list[int]:
 
 @pytest.fixture(scope="module")
 def killed_run(ray_local, clips) -> dict:
-    """One run (model loads are the cost) that the tests below share: six rows, two 1-thread actors
-    on 2 CPUs (the pool must fit, fractional CPUs, or this hangs), one task a row, and one worker
-    SIGKILLed as soon as it is up, while its first rows are queued or under way (waiting for a
-    row to be written lost the race on a loaded machine: the rest of the rows took 2 s)."""
+    """One run (model loads are the cost) that the tests below share: seven rows, two 1-thread
+    actors on 2 CPUs (the pool must fit, fractional CPUs, or this hangs), one task a row, and one
+    worker SIGKILLed as soon as it is up, while its first rows are queued or under way (a kill after
+    the first row's output lost the race on a loaded machine: the other rows were written first)."""
     out = clips / "out.jsonl"
     kw = dict(inp=_manifest(clips, GOOD + BAD), out=out, workers=2, block_rows=1)
     box: dict = {}
