@@ -315,7 +315,7 @@ def train_lookup(
     from .training.lookup import fit
 
     _need_dev(data, log=True)
-    typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden), indent=2))
+    typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden, heldout_from=heldout_from), indent=2))
 
 
 @train_app.command("shortlist-check")
@@ -325,6 +325,9 @@ def train_shortlist_check(
     model: Optional[Path] = typer.Option(None, help="model folder whose decodes it checks (default: shipped)"),
     n: int = typer.Option(200, min=10, help="dev utterances with entities"),
     hidden: int = typer.Option(8, min=0, help="the network's hidden units (0: logistic regression)"),
+    heldout_from: Optional[int] = typer.Option(
+        None, min=0, help="also fit on dev-heldout's utterances with entities from this one on (keep the "
+                          "ones before it for scoring)"),
 ):
     """Fit the check of big lists' shortlist decodes (a small network over each decoded entity's
     phone evidence; with the adapter's attention too in <out>_joint.json) on dev utterances with
@@ -332,7 +335,7 @@ def train_shortlist_check(
     from .training.shortlist_check import fit
 
     _need_dev(data, log=True)
-    typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden), indent=2))
+    typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden, heldout_from=heldout_from), indent=2))
 
 
 @train_app.command("punctuation")

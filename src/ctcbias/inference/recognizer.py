@@ -85,9 +85,9 @@ class ShortlistOptions:
     # network over the phone evidence, the list's size and, in joint biasing, the adapter's attention;
     # shortlist_check.json, shortlist_check_joint.json) at log-odds above confirm_threshold; the
     # others' words are decoding without the list's. The threshold follows the check's fit: on the
-    # shipped one, dev-heldout F1 with 10,000-entry lists 0.831 / 0.831 / 0.826 / 0.825 / 0.824 /
-    # 0.815 at -2.5 / -2.25 / -2.0 / -1.75 / -1.5 / -1.25 (strangers' false entities 72 / 62 / 57 /
-    # 51 / 46 / 40, 150 utterances)
+    # shipped one (fitted on dev and dev-heldout's later utterances), dev-heldout's first 150 with
+    # 10,000 / 20,000-entry lists: F1 0.848 / 0.762 at -2.0, 0.844 / 0.770 at -1.75, 0.835 / 0.760 at
+    # -1.5, 0.823 / 0.758 at -1.25 (strangers' false entities 52 / 91, 44 / 82, 41 / 68, 37 / 60)
     confirm: bool = True
     confirm_threshold: float = -1.75
     # rivals: per entity of the decode, the shortlist's entries closest to what was heard on its

@@ -33,8 +33,11 @@ SIZES = (1000, 10000, 20000)  # entries of the lists: the check learns what a bi
 HIDDEN = 8
 
 
-def collect(data: Path, model: Path | None = None, n: int = 200, sizes=SIZES, progress: bool = True) -> list[dict]:
-    """Rows of evidence per entity of the unchecked shortlist decodes, with label and utterance."""
+def collect(data: Path, model: Path | None = None, n: int = 200, sizes=SIZES, progress: bool = True,
+            heldout_from: int | None = None) -> list[dict]:
+    """Rows of evidence per entity of the unchecked shortlist decodes, with label and utterance.
+    ``heldout_from``: also dev-heldout's utterances with entities from this one on (numbered after
+    dev's), the voices the test sets speak in; those before it stay for scoring."""
     from tqdm import tqdm
 
     from ..data.catalogs import DOMAIN_KINDS, load_catalog
@@ -48,6 +51,8 @@ def collect(data: Path, model: Path | None = None, n: int = 200, sizes=SIZES, pr
     cat = load_catalog()
     pool = sorted({e.display for kinds in DOMAIN_KINDS.values() for k in kinds for e in cat[k] if not e.reserved})
     items = [it for it in dev_items(data) if it["entities"]][:n]
+    if heldout_from is not None:
+        items += [it for it in dev_items(data, name="dev-heldout") if it["entities"]][heldout_from:]
     rng = random.Random("shortlist-check")
     rows: list[dict] = []
     for u, it in enumerate(tqdm(items, desc="dev utterances", disable=not progress)):
@@ -69,14 +74,14 @@ def collect(data: Path, model: Path | None = None, n: int = 200, sizes=SIZES, pr
 
 
 def fit(data: Path, out: Path, model: Path | None = None, n: int = 200, progress: bool = True,
-        hidden: int = HIDDEN) -> dict:
+        hidden: int = HIDDEN, heldout_from: int | None = None) -> dict:
     """Collect, check on held-out utterances (fitted on the first half, scored on the second), fit
     on all, write ``out`` and, where the model has an adapter, ``<out>_joint.json`` (with the
     attention); returns the summary."""
     t0 = time.time()
-    rows = collect(data, model, n, progress=progress)
+    rows = collect(data, model, n, progress=progress, heldout_from=heldout_from)
     command = f"ctcbias train shortlist-check --data {data} --out {out} --n {n} --hidden {hidden}" \
-        + (f" --model {model}" if model else "")
+        + (f" --model {model}" if model else "") + (f" --heldout-from {heldout_from}" if heldout_from is not None else "")
     summary = _fit_one(rows, CHECK_FEATURES, out, n, hidden, t0, command)
     if rows and ATTENTION_CHECK_FEATURES[0] in rows[0]:
         summary["joint"] = _fit_one(rows, CHECK_FEATURES + ATTENTION_CHECK_FEATURES,
