@@ -315,7 +315,7 @@ def train_lookup(
     from .training.lookup import fit
 
     _need_dev(data, log=True)
-    typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden, heldout_from=heldout_from), indent=2))
+    typer.echo(json.dumps(fit(data, out, model, n, hidden=hidden), indent=2))
 
 
 @train_app.command("shortlist-check")
