@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ctcbias.audio import AudioError, load_audio
+from ctcbias.audio import AudioError, audio_notes, load_audio
 
 
 def _tone(sr=16000, seconds=1.0, ch=1):
@@ -78,3 +78,32 @@ def test_too_long_file_refused_before_reading(tmp_path):
 def test_loud_float_input_is_scaled_not_wrapped():
     x = load_audio(_tone() * 10, 16000)
     assert np.abs(x).max() <= 1.0 + 1e-6
+
+
+def test_flaws_that_cost_accuracy_are_noted():
+    """Clipping (also once clipped and scaled down) and a narrow band get a note; a clean or a
+    merely loud recording, a near-silent one's coarse steps, and a 16 kHz rate do not."""
+    t = np.arange(16000) / 16000
+    voice = (np.sin(2 * np.pi * 150 * t) + 0.5 * np.sin(2 * np.pi * 410 * t) + 0.3 * np.sin(2 * np.pi * 1230 * t))
+    voice = (voice / np.abs(voice).max()).astype(np.float32)
+    assert audio_notes(voice, 16000) == [] and audio_notes(0.99 * voice, 16000) == []
+    clipped = np.clip(4 * voice, -1, 1)
+    for x in (clipped, 0.3 * clipped, np.round(clipped * 32767) / 32767):
+        (note,) = audio_notes(x, 16000)
+        assert note.startswith("clipped: ") and "of the samples are at full scale" in note
+    assert audio_notes(np.round(voice * 3) / 32768, 16000) == []  # +-3 steps of 16 bits: quiet, not clipped
+    assert audio_notes(0.5 * voice, 8000) == ["recorded at 8000 Hz (narrow band): upsampled to 16 kHz; "
+                                              "words may be misheard more often"]
+    notes = []
+    load_audio(np.clip(4 * voice, -1, 1)[::2], 8000, notes=notes)
+    assert [n.split(":")[0] for n in notes] == ["clipped", "recorded at 8000 Hz (narrow band)"]
+
+
+def test_channels_that_cancel_out_use_the_loudest_one():
+    x = _tone()
+    notes = []
+    y = load_audio(np.stack([0.9 * x, -x], 1), 16000, notes=notes)  # one channel wired in opposite phase
+    assert np.allclose(y, -x, atol=1e-6)
+    assert notes == ["its 2 channels cancel out when mixed (opposite phase): channel 2 alone was used"]
+    notes = []
+    assert np.allclose(load_audio(np.stack([x, 0.5 * x], 1), 16000, notes=notes), 0.75 * x) and notes == []

@@ -241,3 +241,18 @@ def test_an_attention_plot_that_cannot_be_written_is_one_line(shared_model, tmp_
 def test_fitting_the_shortlist_check_needs_the_dev_set(tmp_path):
     r = runner.invoke(app, ["train", "shortlist-check", "--data", str(tmp_path), "--out", str(tmp_path / "c.json")])
     assert r.exit_code == 2 and "dev.jsonl not found" in r.output and not (tmp_path / "c.json").exists()
+
+
+def test_a_clipped_recording_gets_a_note_and_its_json_the_notes(shared_model, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    x, sr = sf.read(WAV, dtype="float32")
+    loud = tmp_path / "loud.wav"
+    sf.write(loud, np.clip(x * 8 / np.abs(x).max(), -1, 1), sr)
+    r = runner.invoke(app, ["transcribe", str(loud), WAV, "--json", "--bias", "none", "--greedy"])
+    assert r.exit_code == 0, r.output
+    notes = [l for l in r.stderr.splitlines() if l.startswith("note: ")]
+    assert len(notes) == 1 and notes[0].startswith(f"note: {loud}: clipped: "), r.stderr
+    out = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [o.get("notes", []) for o in out] == [[notes[0][len(f"note: {loud}: "):]], []] and out[0]["text"]

@@ -101,10 +101,15 @@ def test_odd_but_valid_audio_is_transcribed(client, speech):
         "8 kHz": _bytes(soxr.resample(speech, 16000, 8000), 8000),
         "48 kHz": _bytes(soxr.resample(speech, 16000, 48000), 48000, "FLAC"),
         "clipped": _bytes(np.clip(speech * 8, -1, 1), 16000, subtype="PCM_16"),
+        "opposite phase": _bytes(np.stack([speech, -speech], 1), 16000),  # their mean: silence
     }
+    notes = {"8 kHz": "audio: recorded at 8000 Hz (narrow band)", "clipped": "audio: clipped: ",
+             "opposite phase": "audio: its 2 channels cancel out when mixed"}
     for name, data in variants.items():
         r = _post(client, data)
         assert r.status_code == 200, (name, r.text)
+        warned = [w for w in r.json().get("warnings", []) if w.startswith("audio: ")]
+        assert [w[:len(notes[name])] for w in warned] == ([notes[name]] if name in notes else []), (name, warned)
         # 8 kHz loses the upper band and clipping (x8: the loud parts flattened) distorts: close to,
         # not equal to, the clean result (the phase-4 stack: 6 of 10 words differ when clipped)
         assert jiwer.wer(ref, r.json()["raw_text"]) <= (0.6 if name == "clipped" else 0.5), (name, ref, r.json()["raw_text"])

@@ -16,7 +16,7 @@ SAMPLE_RATE = 16000
 MIN_SECONDS = 0.1
 MAX_SECONDS = 4 * 3600.0
 
-__all__ = ["AudioError", "load_audio", "speech_segments", "SAMPLE_RATE"]
+__all__ = ["AudioError", "audio_notes", "load_audio", "speech_segments", "SAMPLE_RATE"]
 
 
 class AudioError(ValueError):
@@ -24,12 +24,14 @@ class AudioError(ValueError):
 
 
 def load_audio(src: str | Path | bytes | typing.BinaryIO | np.ndarray, sample_rate: int | None = None,
-               max_seconds: float = MAX_SECONDS) -> np.ndarray:
+               max_seconds: float = MAX_SECONDS, notes: list[str] | None = None) -> np.ndarray:
     """Read ``src`` and return 16 kHz mono float32 in [-1, 1].
 
     ``src`` is a path, the bytes of a file, a binary file object (``open(p, "rb")``,
     ``io.BytesIO``; read from where it stands), or a numpy array (``sample_rate`` required; shape
-    ``(samples,)`` or ``(samples, channels)``). Channels are averaged; other rates are resampled.
+    ``(samples,)`` or ``(samples, channels)``). Channels are averaged (channels that cancel out
+    when mixed: the loudest one is used); other rates are resampled. ``notes``: a list that
+    receives one line per flaw of the recording that may cost accuracy (:func:`audio_notes`).
     """
     import soundfile as sf
 
@@ -83,8 +85,11 @@ def load_audio(src: str | Path | bytes | typing.BinaryIO | np.ndarray, sample_ra
             why = re.sub(r"^Error opening .*?: ", "", str(e).splitlines()[0])[:200]  # drop the object's repr
             raise AudioError(f"{name}: cannot read audio ({why})") from None
     x = np.asarray(x, dtype=np.float32)
+    found: list[str] = []
     if x.ndim == 2:
-        x = x.mean(axis=1) if x.shape[1] <= 16 else x.mean(axis=0)  # (samples, ch) or (ch, samples)
+        x = x if x.shape[1] <= 16 else x.T  # (samples, ch) or (ch, samples)
+        x, why = _mix(x)
+        found += [why] if why else []
     if x.ndim != 1:
         raise AudioError(f"{name}: expected mono or (samples, channels) audio, got shape {x.shape}")
     if sr < 1000 or sr > 384000:
@@ -97,6 +102,9 @@ def load_audio(src: str | Path | bytes | typing.BinaryIO | np.ndarray, sample_ra
         raise AudioError(f"{name}: {len(x) / sr * 1000:.0f} ms long; at least {MIN_SECONDS * 1000:.0f} ms is needed")
     if len(x) / sr > max_seconds:
         raise AudioError(f"{name}: {_dur(len(x) / sr)} long; the limit is {_dur(max_seconds)} (split it first)")
+    found += audio_notes(x, sr)
+    if notes is not None:
+        notes += found
     if sr != SAMPLE_RATE:
         import soxr
 
@@ -105,6 +113,49 @@ def load_audio(src: str | Path | bytes | typing.BinaryIO | np.ndarray, sample_ra
     if peak > 1.0:  # float input outside [-1, 1]: scale down rather than wrap
         x = x / peak
     return x
+
+
+CLIPPED_SHARE = 0.001  # samples at the recording's peak after one there, over all: more is clipping
+
+
+def audio_notes(x: np.ndarray, sr: int) -> list[str]:
+    """The flaws of mono samples ``x`` at their own rate ``sr`` that may cost accuracy, one line
+    each: clipping (flat tops: runs of samples at the peak, where a natural recording reaches its
+    peak a handful of times; also once clipped and then scaled down) and a narrow band (a rate
+    below 16 kHz, as telephone audio has). An empty list: none found.
+
+    >>> t = np.arange(16000) / 16000
+    >>> audio_notes(np.clip(3 * np.sin(2 * np.pi * 200 * t), -1, 1), 16000)
+    ['clipped: 75.0% of the samples are at full scale; words may be misheard (record at a lower level)']
+    >>> audio_notes(0.5 * np.sin(2 * np.pi * 200 * t), 8000)
+    ['recorded at 8000 Hz (narrow band): upsampled to 16 kHz; words may be misheard more often']
+    """
+    out = []
+    a = np.abs(x)
+    peak = float(a.max()) if len(a) else 0.0
+    if peak >= 0.1:  # below, a flat top is a near-silent recording's quantization, not clipping
+        top = a >= peak * (1 - 1e-4)
+        share = float((top[1:] & top[:-1]).sum()) / len(a)  # at the peak with the sample before
+        if share > CLIPPED_SHARE:
+            out.append(f"clipped: {share:.1%} of the samples are at full scale; words may be misheard "
+                       f"(record at a lower level)")
+    if sr < SAMPLE_RATE:
+        out.append(f"recorded at {sr} Hz (narrow band): upsampled to 16 kHz; words may be misheard more often")
+    return out
+
+
+def _mix(x: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """Channels ``(samples, channels)`` as one: their mean, or, where they cancel out in it (one
+    channel wired in opposite phase), the loudest channel alone, with a note saying so."""
+    mean = x.mean(axis=1)
+    if x.shape[1] < 2 or not len(x):
+        return mean, None
+    rms = np.sqrt(np.square(x, dtype=np.float64).mean(axis=0))
+    if rms.max() > 0 and np.sqrt(np.square(mean, dtype=np.float64).mean()) < 0.25 * rms.max():
+        k = int(rms.argmax())
+        return np.ascontiguousarray(x[:, k]), (f"its {x.shape[1]} channels cancel out when mixed (opposite "
+                                                f"phase): channel {k + 1} alone was used")
+    return mean, None
 
 
 def _dur(seconds: float) -> str:

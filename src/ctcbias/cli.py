@@ -619,6 +619,8 @@ def transcribe(
             except (AudioError, BiasingListError) as e:
                 fail(job, _audio_why(e, job["path"]))
                 continue
+            for note in r.notes:  # clipping, a narrow band
+                tqdm.write(f"note: {job['audio']}: {note}", file=sys.stderr)
             if not r.text:  # an empty line alone would look like a failure
                 tqdm.write(f"note: {job['audio']}: no speech found (silent or too unclear)", file=sys.stderr)
             if json_lines:

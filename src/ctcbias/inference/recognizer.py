@@ -482,7 +482,8 @@ class Recognizer:
         opts = self.resolve(options, **overrides)
         self.check(opts)
         bias = words if isinstance(words, BiasingList) else self.compile(words if opts.bias != "none" else [], opts)
-        x = load_audio(audio, sample_rate)
+        notes: list[str] = []
+        x = load_audio(audio, sample_rate, notes=notes)
         spans = [(0, len(x))]
         if len(x) > opts.segment_over * SAMPLE_RATE:
             # the model learned from single utterances: a recording is cut into them at pauses, so
@@ -502,6 +503,7 @@ class Recognizer:
             from .readable import format_result
 
             result = format_result(result, self.punctuation, opts.sentence_pause)
+        result.notes = notes
         return result
 
     def pipeline(self, audio=None, sample_rate: int | None = None,

@@ -79,6 +79,8 @@ class Result:
     attention_entries: list[str] | None = None
     # the recognizer's words before formatting (spoken form, entities as listed); the metrics score these
     raw_text: str | None = None
+    # flaws of the recording that may cost accuracy (clipping, a narrow band: audio.audio_notes)
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.raw_text is None:
@@ -86,6 +88,8 @@ class Result:
 
     def to_dict(self) -> dict:
         d = {"text": self.text, "raw_text": self.raw_text, "words": [asdict(w) for w in self.words]}
+        if self.notes:
+            d["notes"] = list(self.notes)
         if self.attention is not None:
             d["attention"] = {"entries": self.attention_entries, "frame_seconds": FRAME_SECONDS,
                               "weights": np.round(self.attention, 3).tolist()}

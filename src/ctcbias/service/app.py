@@ -266,7 +266,8 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
             # decoded audio and model state exist for at most concurrent + short_concurrent requests
             # at once, long recordings for at most `concurrent`
             with lanes.slot(short=_seconds(data) <= limits.short_seconds):
-                x = load_audio(data, max_seconds=limits.max_audio_seconds)
+                notes: list[str] = []
+                x = load_audio(data, max_seconds=limits.max_audio_seconds, notes=notes)
                 del data
                 res = r.transcribe(x, SAMPLE_RATE, words=wlist, options=opts, attention=attention)
                 plain = r.transcribe(x, SAMPLE_RATE, options=opts, bias="none") if compare else None
@@ -276,9 +277,14 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
             audio.file.close()
         out = {"audio": audio.filename, **res.to_dict(), "duration": round(res.duration, 3), "bias": opts.bias}
         out.pop("attention", None)
+        out.pop("notes", None)  # the upload's own (its rate before resampling), in the warnings
+        if plain is not None:
+            plain.notes = []
         warnings = ([note] if note else []) + (warning_lines(*screen(wlist)[1:]) if opts.bias != "none" else [])
-        if warnings:  # list entries skipped or changed (a duplicate, emoji left out)
-            out["warnings"] = [f"words: {w}" for w in warnings]
+        # list entries skipped or changed (a duplicate, emoji left out), and the recording's flaws
+        warnings = [f"words: {w}" for w in warnings] + [f"audio: {n}" for n in notes]
+        if warnings:
+            out["warnings"] = warnings
         if plain is not None:
             out["without_list"] = plain.to_dict()
         if attention and res.attention is not None:
@@ -310,7 +316,9 @@ class Transcription(Transcript):
     duration: float = Field(description="seconds of audio")
     bias: str = Field(description="the biasing mode used (auto resolved)")
     warnings: list[str] | None = Field(None, description="word-list entries skipped or changed, or the list "
-                                                         "read as Latin-1; only when there are some")
+                                                         "read as Latin-1 (\"words: ...\"); flaws of the recording "
+                                                         "that may cost accuracy, such as clipping or a narrow "
+                                                         "band (\"audio: ...\"); only when there are some")
     without_list: Transcript | None = Field(None, description="the transcript without the list; with compare=true")
     attention_png: str | None = Field(None, description="base64 PNG of the adapter's attention; with "
                                                         "attention=true and a contextual adapter")
