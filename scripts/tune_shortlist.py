@@ -21,7 +21,7 @@ from ctcbias.audio import SAMPLE_RATE, load_audio
 from ctcbias.evaluation.entities import EntityCounts, entity_counts
 from ctcbias.evaluation.metrics import Counts, score
 from ctcbias.evaluation.scaling import distractor_pool
-from ctcbias.inference.recognizer import Recognizer
+from ctcbias.inference.recognizer import LookupOptions, Recognizer
 from ctcbias.normalize import normalize
 
 SETTINGS = {  # name -> ShortlistOptions overrides
@@ -46,6 +46,8 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     **{f"fbeam{n}": {"fallback_beam": n} for n in (4, 8, 12, 16)},
     **{f"rivals{n}": {"rivals": n} for n in (0, 1, 2, 3, 5)},
     **{f"rdist{d}": {"rival_distance": d} for d in (0.0, 0.05, 0.15, 0.3)},
+    **{f"cand{n}": {"top:lookup": LookupOptions(max_candidates=n)} for n in (40, 60, 100)},
+    **{f"spot{n}": {"top:lookup": LookupOptions(spotted=n)} for n in (5, 10)},
     **{f"long{b}": {"prefer_long": b} for b in (0.0, 0.5, 1.5, 2.0, 3.0)},
 }
 

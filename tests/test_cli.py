@@ -135,13 +135,16 @@ def test_usage_mistakes_exit_2_with_one_line_before_the_model_loads(no_model, fi
     assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)  # typer's exit, nothing raised
 
 
-def test_a_latin1_word_list_is_read_with_a_note(files, capsys):
+def test_a_latin1_or_blank_word_list_is_read_with_a_note(files, capsys):
     """Read as the service reads the same bytes (tests/test_service.py checks the two agree)."""
     from ctcbias.cli import _read_words
 
     assert _read_words(files / "latin1.txt", None) == ["Müller"]
     assert capsys.readouterr().err.strip() == f"--words {files}/latin1.txt: not UTF-8 text; read as Latin-1 (ISO 8859-1)"
     assert _read_words(files / "names.txt", None) == ["Okafor"] and capsys.readouterr().err == ""
+    (files / "blank.txt").write_text("\n  \n")
+    assert _read_words(files / "blank.txt", ["Okafor"]) == ["Okafor"]
+    assert capsys.readouterr().err.strip() == f"--words {files}/blank.txt: no entries in it; transcribing without them"
 
 
 @pytest.mark.parametrize("args,line", [

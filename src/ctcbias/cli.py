@@ -376,9 +376,12 @@ def _read_words(words_file: Optional[Path], word: Optional[list[str]]) -> list[s
             _usage(f"--words {words_file}: is a folder, not a word list file")
         try:
             text, note = decode_word_list(words_file.read_bytes())
-            out += parse_word_list(text)
+            entries = parse_word_list(text)
+            out += entries
             if note:  # read all the same, as the service reads the same bytes
                 typer.echo(f"--words {words_file}: {note}", err=True)
+            if not entries:  # an empty contact list is no mistake, but a wrong file might be
+                typer.echo(f"--words {words_file}: no entries in it; transcribing without them", err=True)
         except OSError as e:
             _usage(f"--words {words_file}: {_os_why(e)}")
         except BiasingListError as e:
