@@ -1,6 +1,7 @@
 """Audio input: formats, rates and channels that work, and bad input that gets a clear error."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,6 +98,18 @@ def test_flaws_that_cost_accuracy_are_noted():
     notes = []
     load_audio(np.clip(4 * voice, -1, 1)[::2], 8000, notes=notes)
     assert [n.split(":")[0] for n in notes] == ["clipped", "recorded at 8000 Hz (narrow band)"]
+
+
+def test_speech_through_a_telephone_band_is_noted_at_16_khz_too():
+    import soxr
+
+    x, sr = sf.read(Path(__file__).parent.parent / "examples" / "pharmacy.wav", dtype="float32")
+    assert sr == 16000 and audio_notes(x, sr) == []
+    phone = soxr.resample(soxr.resample(x, sr, 8000), 8000, sr)  # stored at 16 kHz all the same
+    assert audio_notes(phone, sr) == ["almost nothing above 4 kHz (narrow band, as telephone audio has): "
+                                      "words may be misheard more often"]
+    # a tone has no speech band to judge by: no note
+    assert audio_notes(0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000), 16000) == []
 
 
 def test_channels_that_cancel_out_use_the_loudest_one():
