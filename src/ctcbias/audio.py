@@ -85,11 +85,9 @@ def load_audio(src: str | Path | bytes | typing.BinaryIO | np.ndarray, sample_ra
             why = re.sub(r"^Error opening .*?: ", "", str(e).splitlines()[0])[:200]  # drop the object's repr
             raise AudioError(f"{name}: cannot read audio ({why})") from None
     x = np.asarray(x, dtype=np.float32)
-    found: list[str] = []
+    mixed = None  # the note of channels that cancel out when mixed
     if x.ndim == 2:
-        x = x if x.shape[1] <= 16 else x.T  # (samples, ch) or (ch, samples)
-        x, why = _mix(x)
-        found += [why] if why else []
+        x, mixed = _mix(x if x.shape[1] <= 16 else x.T)  # (samples, ch) or (ch, samples)
     if x.ndim != 1:
         raise AudioError(f"{name}: expected mono or (samples, channels) audio, got shape {x.shape}")
     if sr < 1000 or sr > 384000:
@@ -102,9 +100,8 @@ def load_audio(src: str | Path | bytes | typing.BinaryIO | np.ndarray, sample_ra
         raise AudioError(f"{name}: {len(x) / sr * 1000:.0f} ms long; at least {MIN_SECONDS * 1000:.0f} ms is needed")
     if len(x) / sr > max_seconds:
         raise AudioError(f"{name}: {_dur(len(x) / sr)} long; the limit is {_dur(max_seconds)} (split it first)")
-    found += audio_notes(x, sr)
-    if notes is not None:
-        notes += found
+    if notes is not None:  # only when asked: the benches and training read thousands of files
+        notes += ([mixed] if mixed else []) + audio_notes(x, sr)
     if sr != SAMPLE_RATE:
         import soxr
 
