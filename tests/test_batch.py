@@ -117,6 +117,7 @@ def _same(got: dict, want: dict) -> None:
     assert got["error"] is None and got["text"] == want["text"] and got["raw_text"] == want["raw_text"]
     assert [(w["word"], w["entity"]) for w in got["words"]] == [(w["word"], w["entity"]) for w in want["words"]]
     assert got["duration"] > 0 and got["rtf"] > 0
+    assert got["notes"] == want.get("notes", [])  # the CLI writes notes only where there are some
 
 
 # ---------------------------------------------------------------- no Ray needed
@@ -193,6 +194,42 @@ def test_merge_keeps_one_row_per_id_and_prefers_success(tmp_path):
     assert batch.merge(out) == (2, 0)
     rows = _rows(out)
     assert rows["a"]["text"] == "Hi." and rows["b"]["text"] == "Hi." and not parts.exists()
+
+
+def test_a_row_notes_its_recordings_flaws(tmp_path, rec, monkeypatch):
+    """A worker (called in this process) notes a narrow band on telephone audio, as ``transcribe``
+    does, and nothing on a clean clip."""
+    import numpy as np
+    from scipy.signal import resample_poly
+
+    from ctcbias.inference.recognizer import Recognizer
+
+    x, sr = sf.read(EX / "pharmacy.wav", dtype="float32")
+    sf.write(tmp_path / "phone.wav", resample_poly(x, 1, 2).astype(np.float32), sr // 2)
+    monkeypatch.setattr(Recognizer, "load", classmethod(lambda cls, *a, **k: rec))
+    w = batch.Worker({"k": ["Okafor"]})
+    clean, phone = w._one(str(EX / "pharmacy.wav"), "k"), w._one(str(tmp_path / "phone.wav"), "k")
+    assert clean["error"] is None and clean["notes"] == []
+    assert phone["error"] is None and len(phone["notes"]) == 1 and "narrow band" in phone["notes"][0]
+    assert phone["notes"] == rec.transcribe(tmp_path / "phone.wav", words=["Okafor"]).notes
+
+
+def test_output_without_the_notes_column_still_resumes(tmp_path):
+    """Parts and outputs written before ``notes`` existed read with it null and merge."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "out.parquet"
+    old = pa.schema([f for f in batch.schema() if f.name != "notes"])
+    row = {"id": "a", "audio": "a.wav", "text": "Hi.", "raw_text": "hi", "words": [], "duration": 1.0, "rtf": 0.1,
+           "error": None}
+    pq.write_table(pa.Table.from_pylist([row], schema=old), out)
+    parts = batch.parts_dir(out)
+    parts.mkdir()
+    batch._write_part(parts, pa.Table.from_pylist([{**row, "id": "b", "notes": ["clipped"]}], schema=batch.schema()))
+    assert batch.done_ids(out) == {"a", "b"} and batch.merge(out) == (2, 0)
+    rows = _rows(out)
+    assert rows["a"]["notes"] is None and rows["b"]["notes"] == ["clipped"]
 
 
 # ---------------------------------------------------------------- on Ray

@@ -11,7 +11,9 @@ Data flow
     lists by the hash of their content, reads the audio itself (local paths, or ``s3://`` /
     ``gs://`` URIs through pyarrow's filesystems) and returns one row per input row. A row that
     fails (missing file, bad audio, unreadable URI, bad list) carries its ``error``; the batch
-    goes on.
+    goes on. A row read well carries ``notes``: the recording's flaws that may cost accuracy
+    (clipping, a narrow band; :func:`ctcbias.audio.audio_notes`), none as an empty list. Output
+    written before that column existed reads as null there, so such runs still resume.
 
 Word lists
     A row's ``words`` (a list; in CSV a JSON list or ``a|b|c``) is its own list. A row's ``list``
@@ -76,7 +78,7 @@ def schema():
                       ("confidence", pa.float64()), ("entity", pa.bool_())])
     return pa.schema([("id", pa.string()), ("audio", pa.string()), ("text", pa.string()),
                       ("raw_text", pa.string()), ("words", pa.list_(word)), ("duration", pa.float64()), ("rtf", pa.float64()),
-                      ("error", pa.string())])
+                      ("error", pa.string()), ("notes", pa.list_(pa.string()))])
 
 
 class BatchError(ValueError):
@@ -241,8 +243,9 @@ class Worker:
 
         t0 = time.perf_counter()
         src = fetch_audio(path)
+        notes: list[str] = []  # the recording's own flaws (its rate before resampling, clipping)
         try:  # decoded before the model is needed: a bad row costs no model load
-            x = load_audio(src)
+            x = load_audio(src, notes=notes)
         except AudioError as e:
             if isinstance(src, bytes):  # load_audio calls bytes "audio": name the URI instead
                 raise AudioError(path + str(e)[len("audio"):]) from None
@@ -261,7 +264,7 @@ class Worker:
         d = r.to_dict()
         dt = fetched + time.perf_counter() - t1  # rtf: reading + compiling + transcribing, not loading
         return {"text": d["text"], "raw_text": d["raw_text"], "words": d["words"], "duration": r.duration,
-                "rtf": dt / r.duration if r.duration else None, "error": None}
+                "rtf": dt / r.duration if r.duration else None, "error": None, "notes": notes}
 
     def __call__(self, batch):
         import pyarrow as pa
@@ -272,7 +275,7 @@ class Worker:
                 res = self._one(path, key)
             except Exception as e:  # any one row's failure is that row's, never the batch's
                 res = {"text": None, "raw_text": None, "words": None, "duration": None, "rtf": None,
-                       "error": f"{type(e).__name__}: {e}"}
+                       "error": f"{type(e).__name__}: {e}", "notes": None}
             out.append({"id": str(rid), "audio": str(audio), **res})
         return pa.Table.from_pylist(out, schema=schema())
 
