@@ -32,6 +32,8 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     "noadapter": {"adapter": False},
     **{f"pool1000fit{f}": {"pool": 1000, "fit": f} for f in (3.0, 3.5)},
     "guard": {"word_guard": True},
+    "noguard": {"top:word_guard": False},  # the ordinary-word guard off (lists decoded whole)
+    "decoder": {"top:bias": "decoder"},  # decoder biasing alone (the five techniques)
     **{f"lexdist{d}": {"top:lexicon_shortlist_distance": d} for d in (0.8, 0.9)},
     "nophonetic": {"top:techniques": ("subword", "unigram", "lexicon", "g2g")},
     **{f"counts{n}": {"counts_as": n} for n in (1000, 3000)},

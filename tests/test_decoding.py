@@ -500,6 +500,8 @@ def test_the_techniques_on_the_n_best_share_one_call_shape():
     assert [h.text for h in found] == ["take lisinopril now", "take oslo now"]
     assert found[0].tokens == tuple(TOK.encode("take lisinopril now")) and found[1] is wrong
     assert LexiconLookup(JUDGE, None, 1e9).apply([heard], ev) == [heard]
-    # the ordinary-word guard: the plain words stand away from the entity, the entity stays
-    kept = WordGuard("take the nose now please".split()).apply([hyp("take lisinopril now pleas")], ev)
-    assert [h.text for h in kept] == ["take lisinopril now please"]
+    # the ordinary-word guard: without an entity the plain words stand; with one, the biased words
+    plain = WordGuard("take the nose now please".split())
+    assert [h.text for h in plain.apply([hyp("take a list now pleas"), heard], ev)] == \
+        ["take the nose now please", text]
+    assert plain.apply([hyp("take lisinopril now pleas")], ev)[0].text == "take lisinopril now pleas"

@@ -509,8 +509,8 @@ def transcribe(
     greedy: bool = typer.Option(False, help="best unit per frame: no beam search, no LM, no list"),
     guard: bool = typer.Option(True, help="the false-positive guards: entities must sound like the audio, "
                                           "stricter with longer lists (--no-guard: more recall, more false entities)"),
-    word_guard: bool = typer.Option(True, help="words away from the entities biasing brought in are those of "
-                                                "decoding without the list (--no-word-guard: biasing may change any word)"),
+    word_guard: bool = typer.Option(True, help="where biasing brings no entity in, the words are those of decoding "
+                                                "without the list (--no-word-guard: biasing may change any word)"),
     attention_plot: Optional[Path] = typer.Option(None, help="PNG of the adapter's attention over the list "
                                                              "(one audio file, encoder or joint biasing)"),
     readable: bool = typer.Option(True, " /--no-format", help="--no-format: the recognizer's words as they are "

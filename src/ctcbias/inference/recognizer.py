@@ -148,8 +148,8 @@ class DecodingOptions:
     # the false-positive guard (entity_guard.py): an entity that boosting or rescoring put in must
     # be within this phone distance of what the phone head heard; None turns the guard off
     guard_distance: float | None = 0.4
-    # the ordinary-word guard (word_guard.py): words away from the entities biasing brought in are
-    # the ones decoding without the list gives (one more beam search without boosts)
+    # the ordinary-word guard (word_guard.py): where biasing brought no entity in, the words are the
+    # ones decoding without the list gives (one more beam search without boosts, only then)
     word_guard: bool = True
     # a readable text: punctuation, casing, numbers written (readable.py); Result.raw_text keeps the words
     format: bool = True
@@ -576,12 +576,13 @@ class Recognizer:
                                   shortlist_distance=opts.lexicon_shortlist_distance, attention=att,
                                   **asdict(opts.lookup)).apply(nbest, ev)
         if opts.word_guard and len(bias) and opts.bias != "none":
-            from .word_guard import WordGuard
+            from .word_guard import WordGuard, needed
 
-            logp = post.plain if post.plain is not None else post.subword
-            plain = unbiased if logp is post.subword and unbiased is not None else \
-                beam_search(logp, self.tokenizer, self.lm if opts.use_lm else None, opts.beam)
-            nbest = WordGuard(plain[0].text.split() if plain else []).apply(nbest, ev)
+            if needed(nbest[0].text, bias):  # biasing brought no entity in: the words without the list
+                logp = post.plain if post.plain is not None else post.subword
+                plain = unbiased if logp is post.subword and unbiased is not None else \
+                    beam_search(logp, self.tokenizer, self.lm if opts.use_lm else None, opts.beam)
+                nbest = WordGuard(plain[0].text.split() if plain else []).apply(nbest, ev)
         best = nbest[0]
         return self._words(timed_words(best.text, list(best.tokens), post.subword, self.tokenizer, post.duration,
                                        ev.memo), post, bias, opts, beam_words)
