@@ -200,6 +200,7 @@ def test_a_row_notes_its_recordings_flaws(tmp_path, rec, monkeypatch):
     """A worker (called in this process) notes a narrow band on telephone audio, as ``transcribe``
     does, and nothing on a clean clip."""
     import numpy as np
+    import torch
     from scipy.signal import resample_poly
 
     from ctcbias.inference.recognizer import Recognizer
@@ -207,7 +208,8 @@ def test_a_row_notes_its_recordings_flaws(tmp_path, rec, monkeypatch):
     x, sr = sf.read(EX / "pharmacy.wav", dtype="float32")
     sf.write(tmp_path / "phone.wav", resample_poly(x, 1, 2).astype(np.float32), sr // 2)
     monkeypatch.setattr(Recognizer, "load", classmethod(lambda cls, *a, **k: rec))
-    w = batch.Worker({"k": ["Okafor"]})
+    # this process's thread count: a worker sets torch's, and later tests compare against decodes made with it
+    w = batch.Worker({"k": ["Okafor"]}, threads=torch.get_num_threads())
     clean, phone = w._one(str(EX / "pharmacy.wav"), "k"), w._one(str(tmp_path / "phone.wav"), "k")
     assert clean["error"] is None and clean["notes"] == []
     assert phone["error"] is None and len(phone["notes"]) == 1 and "narrow band" in phone["notes"][0]
