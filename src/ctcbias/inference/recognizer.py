@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import time
 import weakref
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
@@ -609,6 +610,7 @@ class Pipeline:
         self._plain: Posteriors | None = None
         self._biased: tuple[BiasingList, Posteriors] | None = None
         self._short: tuple[BiasingList, tuple, BiasingList] | None = None
+        self.model_seconds = 0.0  # spent in the CTC stack and the adapter (benches time the decoder apart)
 
     @property
     def duration(self) -> float:
@@ -621,11 +623,15 @@ class Pipeline:
         adapter pass then starts from)."""
         if opts.uses_adapter and len(bias):
             if self._biased is None or self._biased[0] is not bias:
+                t0 = time.perf_counter()
                 self._biased = bias, self.rec.posteriors(None, bias=bias, features=self.features, attention=attention,
                                                          base=self._plain)
+                self.model_seconds += time.perf_counter() - t0
             return self._biased[1]
         if self._plain is None:
+            t0 = time.perf_counter()
             self._plain = self.rec.posteriors(None, features=self.features, keep=keep)
+            self.model_seconds += time.perf_counter() - t0
         return self._plain
 
     def shortlisted(self, bias: BiasingList, opts: DecodingOptions) -> BiasingList:
