@@ -254,7 +254,7 @@ def markdown(r: dict) -> str:
          f"{r['utterances']} test utterances ({r['audio_seconds']} s of audio, both test sets), each with its own "
          "list: its entities plus distractors drawn as in RESULTS.md's \"List size\" (reserved entities of both "
          "domains; past their 11,238, other catalog entities). RTF: end to end (encoder, stack, decoding) with "
-         "the list compiled beforehand; run with compile: the whole run, every utterance's list compiled in it, "
+         "the list compiled beforehand, after one call decoded to load what the first call loads; run with compile: the whole run, every utterance's list compiled in it, "
          "against the no-list run. Lists over "
          f"{sl['over']:,} entries decode with a shortlist per utterance (at most {sl['size']} entries: phone-pair "
          f"index, the best {sl['pool']} keyword-spotted"
