@@ -7,7 +7,8 @@ entities that are not reserved for the test sets. One JSON line per setting (``a
 entity F1, precision, recall, and the false entities of lists that hold none of the utterance's
 entities (strangers). ``decode_s`` of the first setting also holds what every later one reuses
 (the stack's pass without the list, the shortlist).
-``--whole``: also the list decoded whole, without a shortlist.
+``--whole``: also the list decoded whole, without a shortlist. ``--model``: another model folder
+(a retrained adapter beside a copy of the shipped files).
 """
 
 import argparse
@@ -62,8 +63,9 @@ def main():
     ap.add_argument("--size", type=int, default=10000)
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--whole", action="store_true")
+    ap.add_argument("--model", type=Path, default=None, help="a model folder (default: the shipped one)")
     a = ap.parse_args()
-    rec = Recognizer.load()
+    rec = Recognizer.load(a.model)
     reserved = set(distractor_pool())
     pool = [w for w in distractor_pool(reserved_only=False) if w not in reserved]
     items = [json.loads(l) for l in (a.data / f"{a.name}.jsonl").open()]

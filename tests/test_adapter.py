@@ -11,7 +11,7 @@ import torch
 from ctcbias.contextual_adapter import AdapterConfig, ContextualAdapter
 from ctcbias.inference.recognizer import Recognizer
 from ctcbias.model import CTCStack, StackConfig
-from ctcbias.training.adapter import AdapterTrainConfig, batch_list
+from ctcbias.training.adapter import AdapterTrainConfig, batch_list, sound_alikes
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 WORDS = [l for l in (EX / "words.txt").read_text(encoding="utf-8").splitlines() if l.strip()]
@@ -151,6 +151,29 @@ def test_training_lists_can_add_spans_of_the_utterances_own_words():
     assert all(f" {e} " in " ask doctor okafor about the dose " for e in spans)  # contiguous spans
     assert {"doctor", "about"} <= spans and any(len(e.split()) == 2 for e in spans)
     assert all(e.split()[0] not in {"ask", "the"} for e in spans)  # short words never start one
+
+
+def test_sound_alike_negatives_are_the_big_lists_entries_heard_in_the_utterance(rec):
+    """The training list's hard negatives: what a big list's shortlist holds for the utterance, as
+    at inference; an entity left out of the batch's list is not brought back by them."""
+    from ctcbias.inference.biasing_list import BiasingList
+    from ctcbias.pronounce import _cmu
+
+    words = sorted(w for w in _cmu() if w.isalpha() and len(w) > 3)
+    big = BiasingList.compile(["lisinopril", "tocilizumab", "okafor"] + random.Random(0).sample(words, 2000),
+                              rec.tokenizer, variants=False)
+    run = rec.pipeline(EX / "pharmacy.wav")
+    phone = run.posteriors(rec.compile([]), rec.resolve()).phone
+    batch = [{"ents": ["lisinopril", "tocilizumab"]}]
+    got = sound_alikes(batch, [phone], big, ["lisinopril", "okafor"], 30)
+    assert got[:2] == ["lisinopril", "okafor"] and len(got) == len(set(got)) and 10 < len(got) <= 32
+    from ctcbias.inference.shortlist import shortlist
+
+    assert "tocilizumab" in {big.entries[k].spoken for k in shortlist(big, phone)}  # heard, and
+    assert "tocilizumab" not in got  # left out of this batch's list: stays out
+    assert sound_alikes(batch, [phone], big, ["lisinopril", "tocilizumab"], 30).count("tocilizumab") == 1
+    assert sound_alikes(batch, [phone], big, [], 30) == []  # a batch without a list stays without one
+    assert set(got[2:]) <= {e.spoken for e in big.entries}
 
 
 def test_a_compiled_list_never_hands_one_adapter_another_adapters_catalog(rec):

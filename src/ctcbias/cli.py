@@ -240,6 +240,9 @@ def train_adapter_cmd(
     model: Path = typer.Option(Path("src/ctcbias/assets/base"), help="the frozen base; adapter.pt goes beside it"),
     max_distractors: Optional[int] = typer.Option(None, min=0, help="most distractors in a training list "
                                                                     "(default: AdapterTrainConfig's)"),
+    sound_alikes: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="share of batches whose list also "
+                                                 "holds each utterance's shortlist of a big list of training "
+                                                 "entities (default: AdapterTrainConfig's)"),
 ):
     """Train the contextual adapter (encoder biasing) on the frozen base stack, resumable."""
     from .training.adapter import AdapterTrainConfig, train_adapter
@@ -249,7 +252,8 @@ def train_adapter_cmd(
                    err=True)
         raise typer.Exit(2)
     loop.start_log()
-    train_adapter(loop.config(AdapterTrainConfig, model=model, **_given(max_distractors=max_distractors)))
+    train_adapter(loop.config(AdapterTrainConfig, model=model,
+                              **_given(max_distractors=max_distractors, p_sound_alike=sound_alikes)))
 
 
 @train_app.command("lm")

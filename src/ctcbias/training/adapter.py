@@ -4,7 +4,10 @@ Each batch shares one list: the batch's true entities plus distractors drawn fro
 entities, from none to ``max_distractors``, and (``p_phrase``) a random span of each utterance's
 own words. Each utterance's own entities are left out of the list
 with probability ``p_absent`` and a whole batch gets no list with ``p_empty``, so the adapter
-learns ``<no-bias>`` as well as the entities. The loss is the final head's CTC loss; the stack's
+learns ``<no-bias>`` as well as the entities. With ``p_sound_alike``, a batch's list also holds each
+utterance's shortlist of a big list of training entities (:func:`~ctcbias.inference.shortlist.shortlist`
+on the phone head's output, as a big list is decoded): the entries that sound most like what was
+said, which random distractors almost never are. The loss is the final head's CTC loss; the stack's
 weights never change. Held-out (reserved) and dev entities never appear: the training manifest
 holds none, and distractors come only from it. Resumable from ``work/adapter-last.pt``.
 """
@@ -17,6 +20,7 @@ import math
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +32,9 @@ from ..tokenizer import Tokenizer
 from .features import FeatureSet, require_layer
 from ..inference.result import greedy_units
 from .loop import LoopConfig, Run, SpecAugment, ctc_loss, load_weights, optimizer_step, stack_input
+
+if TYPE_CHECKING:
+    from ..inference.biasing_list import BiasingList
 
 log = logging.getLogger("ctcbias.adapter")
 
@@ -48,6 +55,9 @@ class AdapterTrainConfig(LoopConfig):
     p_absent: float = 0.2
     p_empty: float = 0.1
     p_phrase: float = 0.5  # per utterance: also list a random span of its own words (more positives)
+    p_sound_alike: float = 0.0  # per batch: add each utterance's shortlist of a big list of training entities
+    sound_alike_list: int = 20000  # that big list: at most this many training entities
+    sound_alike_size: int = 30  # entries shortlisted per utterance
 
 
 def load_base(model_dir: Path) -> tuple[CTCStack, Tokenizer, EncoderTop | None]:
@@ -73,6 +83,20 @@ def _items(manifest: Path, feats: FeatureSet, tok: Tokenizer) -> list[dict]:
             out.append({"id": it["id"], "text": it["text"], "n": feats.index[it["id"]][2],
                         "sub": tok.encode(it["text"]), "ents": ents})
     return out
+
+
+def sound_alikes(batch: list[dict], phone_logp: list[np.ndarray], big: BiasingList, lst: list[str],
+                 size: int) -> list[str]:
+    """``lst`` and, unless it is empty (a batch without a list), each utterance's ``size`` entries of
+    the compiled list ``big`` shortlisted on its phone log-probabilities, less the batch's entities
+    that ``lst`` leaves out (they stay absent)."""
+    from ..inference.shortlist import shortlist
+
+    if not lst:
+        return lst
+    absent = {e for it in batch for e in it["ents"]} - set(lst)
+    near = [big.entries[k].spoken for p in phone_logp for k in shortlist(big, p, size=size)]
+    return list(dict.fromkeys(lst + [e for e in near if e not in absent]))
 
 
 def batch_list(batch: list[dict], pool: list[str], cfg: AdapterTrainConfig, rng: random.Random) -> list[str]:
@@ -156,6 +180,13 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
     rest = [p for p in adapter.parameters() if p.dim() > 0]
     opt = torch.optim.AdamW([{"params": rest}, {"params": scalars, "lr_scale": 10.0, "weight_decay": 0.0}],
                             lr=cfg.lr, weight_decay=0.01)
+    big = None
+    if cfg.p_sound_alike > 0:
+        from ..inference.biasing_list import BiasingList
+
+        big = BiasingList.compile(random.Random(cfg.seed).sample(pool, min(len(pool), cfg.sound_alike_list)),
+                                  tok, variants=False)
+        log.info("sound-alikes from a list of %d training entities, %d per utterance", len(big), cfg.sound_alike_size)
     run = Run(ckpt, adapter, opt, train_items, cfg, "adapter")
     adapter.train()
     for epoch, bi, batch, _ in run.stream():
@@ -164,6 +195,9 @@ def train_adapter(cfg: AdapterTrainConfig) -> Path:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
             low = stack.lower(*stack_input(batch, ftrain, cfg.augment, np.random.default_rng([cfg.seed, epoch, bi]), top))
             base = stack.upper(*low)  # the frozen stack runs once, without gradients
+        if big is not None and lrng.random() < cfg.p_sound_alike:
+            phone = [base.phone[i, :n].float().numpy() for i, n in enumerate(base.lengths.tolist())]
+            lst = sound_alikes(batch, phone, big, lst, cfg.sound_alike_size)
         hook = adapter.bias_fn(adapter.embed([tok.encode(e) for e in lst]))
         logp = stack.output([h.float() for h in base.hidden], low[1], hook)
         loss = ctc_loss(logp, base.lengths, [it["sub"] for it in batch])
