@@ -157,6 +157,7 @@ def test_sound_alike_negatives_are_the_big_lists_entries_heard_in_the_utterance(
     """The training list's hard negatives: what a big list's shortlist holds for the utterance, as
     at inference; an entity left out of the batch's list is not brought back by them."""
     from ctcbias.inference.biasing_list import BiasingList
+    from ctcbias.inference.shortlist import shortlist
     from ctcbias.pronounce import _cmu
 
     words = sorted(w for w in _cmu() if w.isalpha() and len(w) > 3)
@@ -167,8 +168,6 @@ def test_sound_alike_negatives_are_the_big_lists_entries_heard_in_the_utterance(
     batch = [{"ents": ["lisinopril", "tocilizumab"]}]
     got = sound_alikes(batch, [phone], big, ["lisinopril", "okafor"], 30)
     assert got[:2] == ["lisinopril", "okafor"] and len(got) == len(set(got)) and 10 < len(got) <= 32
-    from ctcbias.inference.shortlist import shortlist
-
     assert "tocilizumab" in {big.entries[k].spoken for k in shortlist(big, phone)}  # heard, and
     assert "tocilizumab" not in got  # left out of this batch's list: stays out
     assert sound_alikes(batch, [phone], big, ["lisinopril", "tocilizumab"], 30).count("tocilizumab") == 1
