@@ -102,6 +102,9 @@ def scaling(rec: Recognizer, data: Path, n: int, progress: bool = True) -> dict:
                               if e.reserved))
     items = [it for name in SETS for it in _load(data, name, n)]
     audio = [load_audio(data / it["audio"]) for it in items]
+    # each utterance's entity word spans and spoken forms, which every size and pass scores against
+    truth = [([(en["word_start"], en["word_end"]) for en in it["entities"]], [en["spoken"] for en in it["entities"]])
+             for it in items]
     secs = sum(len(a) for a in audio) / SAMPLE_RATE
     rng = random.Random("scaling")
     opts = rec.resolve()
@@ -114,7 +117,8 @@ def scaling(rec: Recognizer, data: Path, n: int, progress: bool = True) -> dict:
     for size in SCALE_SIZES:
         c, e, dt, ct, dec, lt, ddec = Counts(), EntityCounts(), 0.0, 0.0, 0.0, 0.0, 0.0
         lists = []
-        for it, x in zip(tqdm(items, desc=f"{size} entries", disable=not progress, leave=False), audio):
+        for it, x, (spans, spoken) in zip(tqdm(items, desc=f"{size} entries", disable=not progress, leave=False),
+                                          audio, truth):
             true = list(dict.fromkeys(en["display"] for en in it["entities"]))
             lst = (true + [w for w in rng.sample(pool, min(len(pool), size + len(true))) if w not in true])[:size]
             lists.append(lst)
@@ -131,22 +135,20 @@ def scaling(rec: Recognizer, data: Path, n: int, progress: bool = True) -> dict:
             dt += t3 - t1
             dec += t3 - t2 - run.model_seconds
             ct += t1 - t0
-            _score_one(c, e, it["text"], hyp, [(en["word_start"], en["word_end"]) for en in it["entities"]],
-                       [en["spoken"] for en in it["entities"]] if size else [], bias)
+            _score_one(c, e, it["text"], hyp, spans, spoken if size else [], bias)
         out[str(size)] = {**c.summary(), **e.summary(), "rtf": round(dt / secs, 4), "decode_rtf": round(dec / secs, 4),
                           "compile_seconds_per_list": round(ct / len(items), 3),
                           "compile_seconds_decoder_list": round(lt / len(items), 3)}
         if opts.shortlists(len(bias)):  # the same lists decoded whole, for comparison
             wopts = replace(opts, shortlist=replace(opts.shortlist, enabled=False))
             wc, we, wt = Counts(), EntityCounts(), 0.0
-            for it, x, lst in zip(tqdm(items, desc=f"{size} entries, whole", disable=not progress, leave=False),
-                                  audio, lists):
+            for it, x, lst, (spans, spoken) in zip(tqdm(items, desc=f"{size} entries, whole", disable=not progress,
+                                                        leave=False), audio, lists, truth):
                 bias = rec.compile(lst, wopts)  # with the adapter's catalog of all of it
                 t0 = time.perf_counter()
                 hyp = rec.pipeline(x, SAMPLE_RATE).decode(bias, wopts).text
                 wt += time.perf_counter() - t0
-                _score_one(wc, we, it["text"], hyp, [(en["word_start"], en["word_end"]) for en in it["entities"]],
-                           [en["spoken"] for en in it["entities"]], bias)
+                _score_one(wc, we, it["text"], hyp, spans, spoken, bias)
             out[str(size)]["whole_list"] = {**wc.summary(), **we.summary(), "rtf": round(wt / secs, 4)}
         if dopts is not None:  # a pass of its own, so that it does not disturb the default system's timing
             for f, lst in zip(feats, lists):
