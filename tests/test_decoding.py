@@ -365,6 +365,29 @@ def test_batched_window_costs_equal_one_call_per_window():
     assert not np.isfinite(got[4]) and not np.isfinite(want[4])  # a repeat needs a blank: 3 frames
 
 
+def test_forced_alignment_is_the_best_path_among_all_of_them():
+    """ctc_align against every labelling of a few frames: the best one that collapses to the units
+    (blank between repeats) gives each unit's first and last frame."""
+    import itertools
+
+    from ctcbias.inference.align import ctc_align
+
+    rng = np.random.default_rng(4)
+    for units, T in (([1, 2], 5), ([2, 2], 6), ([3, 1, 3], 6), ([1], 1), ([2, 2, 2], 4)):
+        lp = rng.normal(size=(T, 4)) * 2
+        best, want = -np.inf, None
+        for path in itertools.product(range(4), repeat=T):
+            runs = [(u, [t for t, _ in g]) for u, g in itertools.groupby(enumerate(path), key=lambda x: x[1])]
+            if [u for u, _ in runs if u] != units:
+                continue
+            score = lp[np.arange(T), path].sum()
+            if score > best:
+                best, want = score, [(ts[0], ts[-1]) for u, ts in runs if u]
+        assert ctc_align(lp, units) == want
+    assert ctc_align(np.zeros((2, 4)), [2, 2]) is None  # a repeat needs a blank between: 3 frames
+    assert ctc_align(np.zeros((3, 4)), []) == []
+
+
 def _best_window_path(em: np.ndarray, units: list[int]) -> float:
     """Brute force for keyword spotting: the best Viterbi path of ``units`` over every window
     a..b that starts on the first unit and ends on the last (blank between repeats)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from itertools import chain
 
 import numpy as np
+from numba import njit
 
 from ..tokenizer import PhoneSet, Tokenizer
 
@@ -38,26 +39,14 @@ def ctc_align(logp: np.ndarray, units: list[int]) -> list[tuple[int, int]] | Non
     T, L = logp.shape[0], len(units)
     if L == 0:
         return []
+    if T == 0:
+        return None
     ext = np.zeros(2 * L + 1, dtype=np.int64)
     ext[1::2] = units
-    S = len(ext)
-    skip = np.zeros(S, dtype=bool)  # s-2 -> s allowed: non-blank differing from the one before
+    skip = np.zeros(len(ext), dtype=np.bool_)  # s-2 -> s allowed: non-blank differing from the one before
     skip[3::2] = ext[3::2] != ext[1:-2:2]
-    emit = logp[:, ext]  # (T, S): one gather, not one per frame
-    no_skip = np.where(skip, 0.0, -np.inf)
-    buf = np.full(S + 2, -np.inf)  # two -inf, then the scores: s-1 and s-2 are shifted views
-    score = buf[2:]
-    score[0], score[1] = emit[0, 0], emit[0, 1]
-    back = np.zeros((T, S), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2 (ties: the earlier)
-    for t in range(1, T):
-        prev1, prev2 = buf[1:-1], buf[:-2] + no_skip
-        from1 = prev1 > score
-        best = np.where(from1, prev1, score)
-        from2 = prev2 > best
-        back[t] = np.where(from2, 2, from1)
-        score[:] = np.where(from2, prev2, best) + emit[t]
-    s = S - 1 if score[S - 1] >= score[S - 2] else S - 2
-    if not np.isfinite(score[s]):
+    s, back = _align_viterbi(np.ascontiguousarray(logp[:, ext], dtype=np.float64), skip)
+    if s < 0:
         return None
     spans = [[-1, -1] for _ in range(L)]
     for t in range(T - 1, -1, -1):
@@ -68,6 +57,31 @@ def ctc_align(logp: np.ndarray, units: list[int]) -> list[tuple[int, int]] | Non
                 spans[u][1] = t
         s -= int(back[t, s])
     return [tuple(x) for x in spans]
+
+
+@njit(cache=True)
+def _align_viterbi(emit, skip):  # pragma: no cover - compiled
+    """The best path's moves (0 stay, 1 from s-1, 2 from s-2; ties: the earlier) per frame and
+    state of the extended sequence, and its last state (-1: no path fits)."""
+    T, S = emit.shape
+    back = np.zeros((T, S), dtype=np.int8)
+    score = np.full(S, -np.inf)
+    new = np.empty(S)
+    score[0] = emit[0, 0]
+    if S > 1:
+        score[1] = emit[0, 1]
+    for t in range(1, T):
+        for s in range(S):
+            best, move = score[s], 0
+            if s >= 1 and score[s - 1] > best:
+                best, move = score[s - 1], 1
+            if s >= 2 and skip[s] and score[s - 2] > best:
+                best, move = score[s - 2], 2
+            back[t, s] = move
+            new[s] = best + emit[t, s]
+        score, new = new, score
+    last = S - 1 if S < 2 or score[S - 1] >= score[S - 2] else S - 2
+    return (last if np.isfinite(score[last]) else -1), back
 
 
 def ctc_cost(logp: np.ndarray, sequences: list[list[int]]) -> np.ndarray:
@@ -195,41 +209,77 @@ def window_best(ends: np.ndarray, starts: np.ndarray, a: int, b: int) -> tuple[n
 
 
 def _viterbi_tables(logp: np.ndarray, graph: KeywordGraph):
-    """The keyword Viterbi's inputs: emissions as ratios to each frame's best unit, the -inf masks
-    of moves from s-1 and s-2, where a keyword may start, and each keyword's last states. float32
-    throughout: the loop runs once per frame over every keyword's states."""
-    em = (logp - logp.max(-1, keepdims=True)).astype(np.float32)[:, graph.ext]
+    """The keyword Viterbi's inputs: per frame the units' log-probabilities as ratios to the
+    frame's best unit (float32: the loop runs once per frame over every keyword's states), and
+    each keyword's last states."""
+    em = np.ascontiguousarray(logp - logp.max(-1, keepdims=True), dtype=np.float32)
+    return em, np.maximum(graph.last - 1, graph.first)
+
+
+@njit(cache=True)
+def _keyword_viterbi(em, ext, from1, from2, enter, end):  # pragma: no cover - compiled
+    """One Viterbi pass over every keyword's states at once; each frame, a keyword may start
+    afresh on its first unit (from s-1 only inside a keyword, from s-2 past a blank between two
+    different units). Returns per frame and keyword the best score of an alignment ending there
+    and the frame where it starts."""
+    T, S = len(em), len(ext)
+    K = len(end)
     ninf = np.float32(-np.inf)
-    m1, m2 = np.where(graph.from1, 0, ninf).astype(np.float32), np.where(graph.from2, 0, ninf).astype(np.float32)
-    fresh = np.where(graph.enter, 0, ninf).astype(np.float32)
-    return em, m1, m2, fresh, np.maximum(graph.last - 1, graph.first)
+    score, start = np.full(S, ninf, dtype=np.float32), np.zeros(S, dtype=np.int32)
+    ends, starts = np.empty((T, K), dtype=np.float32), np.empty((T, K), dtype=np.int32)
+    for t in range(T):
+        row = em[t]
+        prev1 = prev2 = ninf  # the last frame's scores of states s-1 and s-2, and their starts
+        at1 = at2 = 0
+        for s in range(S):
+            cur, cur_at = score[s], start[s]
+            v, at = cur, cur_at
+            if from1[s] and prev1 > v:
+                v, at = prev1, at1
+            if from2[s] and prev2 > v:
+                v, at = prev2, at2
+            if enter[s] and v < 0:  # a fresh start scores 0 before this frame's emission
+                v, at = np.float32(0.0), t
+            prev2, prev1, at2, at1 = prev1, cur, at1, cur_at
+            score[s], start[s] = v + row[ext[s]], at
+        for k in range(K):
+            ends[t, k], starts[t, k] = score[end[k]], start[end[k]]
+    return ends, starts
 
 
-def _arrivals(score: np.ndarray, p1: np.ndarray, p2: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> None:
-    """Scores arriving from s-1 and s-2, into ``p1`` and ``p2``: shifted copies of ``score``, the
-    masks adding -inf where a move is not allowed (a state may also start fresh)."""
-    p1[1:], p2[2:] = score[:-1], score[:-2]
-    p1 += m1
-    p2 += m2
+@njit(cache=True)
+def _keyword_best(em, ext, from1, from2, enter, end):  # pragma: no cover - compiled
+    """:func:`_keyword_viterbi`'s best end scores alone, without the start frames (half the time)."""
+    T, S = len(em), len(ext)
+    ninf = np.float32(-np.inf)
+    score = np.full(S, ninf, dtype=np.float32)
+    best = np.full(len(end), ninf, dtype=np.float32)
+    for t in range(T):
+        row = em[t]
+        prev1 = prev2 = ninf  # the last frame's scores of states s-1 and s-2
+        for s in range(S):
+            v = cur = score[s]
+            if from1[s] and prev1 > v:
+                v = prev1
+            if from2[s] and prev2 > v:
+                v = prev2
+            if enter[s] and v < 0:
+                v = np.float32(0.0)
+            prev2, prev1 = prev1, cur
+            score[s] = v + row[ext[s]]
+        for k in range(len(end)):
+            if score[end[k]] > best[k]:
+                best[k] = score[end[k]]
+    return best
 
 
 def ctc_keyword_best(logp: np.ndarray, graph: KeywordGraph) -> np.ndarray:
     """The score of :func:`ctc_keyword_scores` alone: the same Viterbi pass, without the start
-    frames and the per-frame tables (half the time)."""
-    S = len(graph.ext)
-    ninf = np.float32(-np.inf)
-    if not len(logp) or not S:
+    frames and the per-frame tables."""
+    if not len(logp) or not len(graph.ext):
         return np.full(len(graph.first), -np.inf)
-    em, m1, m2, fresh, end = _viterbi_tables(logp, graph)
-    score, best = np.full(S, ninf, dtype=np.float32), np.full(len(end), ninf, dtype=np.float32)
-    p1, p2 = np.full(S, ninf, dtype=np.float32), np.full(S, ninf, dtype=np.float32)
-    for t in range(len(em)):
-        _arrivals(score, p1, p2, m1, m2)
-        np.maximum(score, p1, out=score)
-        np.maximum(score, p2, out=score)
-        np.maximum(score, fresh, out=score)
-        score += em[t]
-        np.maximum(best, score[end], out=best)
+    em, end = _viterbi_tables(logp, graph)
+    best = _keyword_best(em, graph.ext, graph.from1, graph.from2, graph.enter, end)
     return np.where(graph.lengths == 0, -np.inf, best).astype(np.float64)
 
 
@@ -242,28 +292,8 @@ def ctc_keyword_track(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarray
     T, S, K = logp.shape[0], len(graph.ext), len(graph.first)
     if T == 0 or S == 0:
         return np.full((0, K), -np.inf, dtype=np.float32), np.zeros((0, K), dtype=np.int32)
-    em, m1, m2, fresh, end = _viterbi_tables(logp, graph)
-    ninf = np.float32(-np.inf)
-    score, start = np.full(S, ninf, dtype=np.float32), np.zeros(S, dtype=np.int32)
-    p1, p2 = np.full(S, ninf, dtype=np.float32), np.full(S, ninf, dtype=np.float32)
-    s1, s2 = np.zeros(S, dtype=np.int32), np.zeros(S, dtype=np.int32)
-    ends, starts = np.empty((T, K), dtype=np.float32), np.empty((T, K), dtype=np.int32)
-    tmp = np.empty(S, dtype=bool)
-    for t in range(T):
-        _arrivals(score, p1, p2, m1, m2)
-        s1[1:], s2[2:] = start[:-1], start[:-2]
-        np.greater(p1, score, out=tmp)
-        np.copyto(start, s1, where=tmp)
-        np.maximum(score, p1, out=score)
-        np.greater(p2, score, out=tmp)
-        np.copyto(start, s2, where=tmp)
-        np.maximum(score, p2, out=score)
-        np.greater(fresh, score, out=tmp)
-        np.copyto(start, t, where=tmp)
-        np.maximum(score, fresh, out=score)
-        score += em[t]
-        ends[t], starts[t] = score[end], start[end]
-    return ends, starts
+    em, end = _viterbi_tables(logp, graph)
+    return _keyword_viterbi(em, graph.ext, graph.from1, graph.from2, graph.enter, end)
 
 
 _PH = PhoneSet()
