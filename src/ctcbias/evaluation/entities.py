@@ -37,10 +37,23 @@ class EntityCounts(Tally):
                 "tp": self.tp, "fp": self.fp, "fn": self.fn}
 
 
-def entity_counts(ref_entities: list[str], hyp_text: str, bias: BiasingList) -> EntityCounts:
-    """``ref_entities``: spoken forms said in the utterance; ``hyp_text``: normalized hypothesis.
-    Hypothesis entities are list entries found in it as whole-word spans."""
+def entity_counts(ref_entities: list[str], hyp_text: str, bias: BiasingList, ref_text: str) -> EntityCounts:
+    """``ref_entities``: spoken forms said in the utterance (the entities it was written with);
+    ``hyp_text``: normalized hypothesis; ``ref_text``: the normalized reference. Hypothesis entities
+    are list entries found in it as whole-word spans. One that is not among ``ref_entities`` is
+    false unless the reference says it too (up to as often): a list may hold ordinary words (a
+    surname "Weeks" said in "the next few weeks"), and writing them where they were said is right.
+
+    >>> from ctcbias.inference.recognizer import DEFAULT_MODEL
+    >>> from ctcbias.tokenizer import Tokenizer
+    >>> bias = BiasingList.compile(["Norleucine", "Doses", "Pippa"], Tokenizer(DEFAULT_MODEL / "subwords.model"))
+    >>> entity_counts(["norleucine"], "missed doses of norleucine", bias, "missed doses of norleucine")
+    EntityCounts(tp=1, fp=0, fn=0)
+    >>> entity_counts(["norleucine"], "pippa doses of norleucine", bias, "missed doses of norleucine")
+    EntityCounts(tp=1, fp=1, fn=0)
+    """
     ref = Counter(ref_entities)
     hyp = Counter(bias.entries[k].spoken for _, _, k in entity_spans(hyp_text.split(), bias))
+    said = Counter(bias.entries[k].spoken for _, _, k in entity_spans(ref_text.split(), bias))
     tp = sum((ref & hyp).values())
-    return EntityCounts(tp, sum(hyp.values()) - tp, sum(ref.values()) - tp)
+    return EntityCounts(tp, sum((hyp - (ref | said)).values()), sum(ref.values()) - tp)
