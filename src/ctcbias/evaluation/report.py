@@ -331,7 +331,9 @@ def markdown(r: dict) -> str:
          "Test sets: synthetic speech of held-out voices with held-out (reserved) entities; lists hold "
          "each utterance's entities plus distractors of the same domain. B-WER / U-WER as in Le et al. "
          "(2021): errors on reference words that are biasing words of the utterance / on the rest; an "
-         "insertion counts toward B-WER only when the inserted word is in the list.", "",
+         "insertion counts toward B-WER only when the inserted word is in the list. Entity precision: a "
+         "list entry in the transcript is false unless it is one of the utterance's entities or the "
+         "reference says it as an ordinary word (a surname \"Weeks\" in \"the next few weeks\").", "",
          "## The method's table", ""]
     for name, s in r["table"].items():
         for size, rows in s["results"].items():

@@ -2,7 +2,8 @@
 
 Used for word times of beam-search output, for the windows lexicon lookup scores, and for its
 keyword spotting (where in the audio each list entry fits best); with the phone strings that the
-lookup and the entity guard compare by edit distance.
+lookup and the entity guard compare by edit distance. The Viterbi loops (a step per frame and
+state, many small steps) are compiled with numba on first use and cached.
 
     >>> from rapidfuzz.distance import Levenshtein
     >>> heard, said = phone_string(["OW", "K", "AA", "F", "ER"]), phone_string(["OW", "K", "AA", "F", "AO", "R"])
@@ -60,7 +61,7 @@ def ctc_align(logp: np.ndarray, units: list[int]) -> list[tuple[int, int]] | Non
 
 
 @njit(cache=True)
-def _align_viterbi(emit, skip):  # pragma: no cover - compiled
+def _align_viterbi(emit, skip):
     """The best path's moves (0 stay, 1 from s-1, 2 from s-2; ties: the earlier) per frame and
     state of the extended sequence, and its last state (-1: no path fits)."""
     T, S = emit.shape
@@ -217,7 +218,7 @@ def _viterbi_tables(logp: np.ndarray, graph: KeywordGraph):
 
 
 @njit(cache=True)
-def _keyword_viterbi(em, ext, from1, from2, enter, end):  # pragma: no cover - compiled
+def _keyword_viterbi(em, ext, from1, from2, enter, end):
     """One Viterbi pass over every keyword's states at once; each frame, a keyword may start
     afresh on its first unit (from s-1 only inside a keyword, from s-2 past a blank between two
     different units). Returns per frame and keyword the best score of an alignment ending there
@@ -248,7 +249,7 @@ def _keyword_viterbi(em, ext, from1, from2, enter, end):  # pragma: no cover - c
 
 
 @njit(cache=True)
-def _keyword_best(em, ext, from1, from2, enter, end):  # pragma: no cover - compiled
+def _keyword_best(em, ext, from1, from2, enter, end):
     """:func:`_keyword_viterbi`'s best end scores alone, without the start frames (half the time)."""
     T, S = len(em), len(ext)
     ninf = np.float32(-np.inf)
