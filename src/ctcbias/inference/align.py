@@ -21,8 +21,8 @@ from numba import njit
 from ..tokenizer import PhoneSet, Tokenizer
 
 __all__ = ["KeywordGraph", "best_places", "ctc_align", "ctc_cost", "ctc_cost_windows", "ctc_keyword_scores",
-           "ctc_keyword_track", "greedy_phones", "heard_between", "index_string", "phone_string", "ranges", "window_best",
-           "word_frames"]
+           "ctc_keyword_track", "greedy_phones", "heard_between", "index_string", "phone_string", "ranges", "warm_up",
+           "window_best", "word_frames"]
 
 
 def ranges(lens: np.ndarray) -> np.ndarray:
@@ -295,6 +295,16 @@ def ctc_keyword_track(logp: np.ndarray, graph: KeywordGraph) -> tuple[np.ndarray
         return np.full((0, K), -np.inf, dtype=np.float32), np.zeros((0, K), dtype=np.int32)
     em, end = _viterbi_tables(logp, graph)
     return _keyword_viterbi(em, graph.ext, graph.from1, graph.from2, graph.enter, end)
+
+
+def warm_up() -> None:
+    """Compile the Viterbi loops now (or load them from numba's cache), so that a service's first
+    request does not wait for it."""
+    lp = np.zeros((3, 2), dtype=np.float32)
+    graph = KeywordGraph([[1]])
+    ctc_align(lp, [1])
+    ctc_keyword_best(lp, graph)
+    ctc_keyword_track(lp, graph)
 
 
 _PH = PhoneSet()

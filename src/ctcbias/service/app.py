@@ -29,6 +29,7 @@ from starlette.datastructures import UploadFile as StarletteUpload  # what forms
 from starlette.exceptions import HTTPException
 
 from ..audio import SAMPLE_RATE, AudioError, load_audio
+from ..inference.align import warm_up
 from ..inference.biasing_list import BiasingListError, screen, warning_lines
 from ..inference.recognizer import BIAS_MODES, DecodingOptions, ModeError, Recognizer
 from ..inference.wordlist import check_word_list, decode_word_list, parse_word_list
@@ -190,6 +191,7 @@ def create_app(recognizer: Recognizer | None = None, limits: Limits = Limits()) 
     @asynccontextmanager
     async def lifespan(_app):
         rec()  # load the model before the first request, not during it
+        warm_up()  # and the compiled alignment loops
         yield
 
     app = FastAPI(title="ctcbias", version=_version(), lifespan=lifespan,
