@@ -25,6 +25,15 @@ __all__ = ["KeywordGraph", "best_places", "ctc_align", "ctc_cost", "ctc_cost_win
            "window_best", "word_frames"]
 
 
+def _compiled(fn):
+    """``fn`` compiled with numba, its machine code cached on disk where numba finds a writable
+    place (beside the package, else the user's cache); else compiled afresh in each process."""
+    try:
+        return njit(cache=True)(fn)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return njit(fn)
+
+
 def ranges(lens: np.ndarray) -> np.ndarray:
     """0..len-1 for each length, concatenated: each item's place in its sequence.
 
@@ -60,7 +69,7 @@ def ctc_align(logp: np.ndarray, units: list[int]) -> list[tuple[int, int]] | Non
     return [tuple(x) for x in spans]
 
 
-@njit(cache=True)
+@_compiled
 def _align_viterbi(emit, skip):
     """The best path's moves (0 stay, 1 from s-1, 2 from s-2; ties: the earlier) per frame and
     state of the extended sequence, and its last state (-1: no path fits)."""
@@ -217,7 +226,7 @@ def _viterbi_tables(logp: np.ndarray, graph: KeywordGraph):
     return em, np.maximum(graph.last - 1, graph.first)
 
 
-@njit(cache=True)
+@_compiled
 def _keyword_viterbi(em, ext, from1, from2, enter, end):
     """One Viterbi pass over every keyword's states at once; each frame, a keyword may start
     afresh on its first unit (from s-1 only inside a keyword, from s-2 past a blank between two
@@ -248,7 +257,7 @@ def _keyword_viterbi(em, ext, from1, from2, enter, end):
     return ends, starts
 
 
-@njit(cache=True)
+@_compiled
 def _keyword_best(em, ext, from1, from2, enter, end):
     """:func:`_keyword_viterbi`'s best end scores alone, without the start frames (half the time)."""
     T, S = len(em), len(ext)
