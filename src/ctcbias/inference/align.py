@@ -132,14 +132,20 @@ def ctc_cost_windows(logp: np.ndarray, jobs: list[tuple[int, int, list[int]]]) -
     x = np.full((int(frames.max()), n, 1 + int(col.max(initial=0))), -1e4, dtype=np.float32)
     # every (frame, job, column) of the windows: the blank column, then the units'
     zero = np.zeros(n, dtype=np.int64)
-    c_job, c_unit, c_col = np.r_[np.arange(n), owner], np.r_[zero, unit], np.r_[zero, col]
-    reps = frames[c_job]
-    t = ranges(reps)
-    j = np.repeat(c_job, reps)
-    x[t, j, np.repeat(c_col, reps)] = logp[first[j] + t, np.repeat(c_unit, reps)]
+    _fill_windows(x, np.ascontiguousarray(logp, dtype=np.float32), first, frames, np.r_[np.arange(n), owner],
+                  np.r_[zero, unit], np.r_[zero, col])
     cost = F.ctc_loss(torch.from_numpy(x), torch.from_numpy(col[inverse]), torch.from_numpy(frames),
                       torch.from_numpy(lens), reduction="none", zero_infinity=False)
     return cost.numpy().astype(np.float64)
+
+
+@_compiled
+def _fill_windows(x, logp, first, frames, job, unit, col):
+    """``x[t, job, col] = logp[first[job] + t, unit]`` for every frame ``t`` of each job's window."""
+    for i in range(len(job)):
+        j, u, c = job[i], unit[i], col[i]
+        for t in range(frames[j]):
+            x[t, j, c] = logp[first[j] + t, u]
 
 
 class KeywordGraph:
