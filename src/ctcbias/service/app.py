@@ -52,7 +52,7 @@ class Limits:
 
     max_request_bytes: int = 50 * 1024 * 1024
     max_audio_seconds: float = 600.0
-    max_entries: int = 10_000
+    max_entries: int = 20_000  # a formulary or a catalog; bigger lists lose accuracy (bench/SCALING.md)
     max_entry_chars: int = 200
     concurrent: int = 2  # decodes at once of any length (2 cores)
     # 30 s holds a command or a voicemail; kept short so that the short lane's own queue moves
