@@ -388,6 +388,21 @@ def test_forced_alignment_is_the_best_path_among_all_of_them():
     assert ctc_align(np.zeros((3, 4)), []) == []
 
 
+def test_the_compiled_loops_work_where_numba_finds_no_cache_location():
+    """A read-only install without a writable home: numba cannot cache the loops, so they compile
+    in the process; importing and aligning still work (in a fresh interpreter, no locator left)."""
+    import subprocess
+    import sys
+
+    code = ("import numba.core.caching as c; c.CacheImpl._locator_classes = []; import numpy as np; "
+            "from ctcbias.inference import align; "
+            "assert type(align._keyword_best._cache).__name__ == 'NullCache'; "
+            "print(align.ctc_align(np.log(np.full((4, 3), 1 / 3, dtype=np.float32)), [1, 2]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[(0, 0), (1, 1)]"
+
+
 def _best_window_path(em: np.ndarray, units: list[int]) -> float:
     """Brute force for keyword spotting: the best Viterbi path of ``units`` over every window
     a..b that starts on the first unit and ends on the last (blank between repeats)."""
