@@ -102,13 +102,13 @@ def main():
             t0 = time.perf_counter()
             hyp = run.decode(bias, o).raw_text
             secs[k] += time.perf_counter() - t0
-            tot[k].add(entity_counts(spoken, normalize(hyp), bias, normalize(it["text"])))
+            tot[k].add(entity_counts(spoken, normalize(hyp), bias, it["text"]))
             words[k].add(score(it["text"], normalize(hyp), biased, bias.words))
             if o.shortlists(len(bias)):
                 kept[k] += len(set(spoken) & {e.spoken for e in run.shortlisted(bias, o).entries})
             other = rec.compile(strange, o)
             shyp = normalize(run.decode(other, o).raw_text)
-            fp[k] += entity_counts([], shyp, other, normalize(it["text"])).fp
+            fp[k] += entity_counts([], shyp, other, it["text"]).fp
             swords[k].add(score(it["text"], shyp))
     for k in opts:
         print(json.dumps({"setting": k, **tot[k].summary(), "strangers_fp": fp[k], "n": len(items),

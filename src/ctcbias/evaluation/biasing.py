@@ -73,7 +73,7 @@ def run_set(rec: Recognizer, items: list[dict], root: Path, systems: dict[str, d
                 hyp = normalize(run.decode(bias, o).text)
                 dt[size, name] += time.perf_counter() - t0
                 ci = score(it["text"], hyp, biased, bias.words)
-                ei = entity_counts([en["spoken"] for en in it["entities"]], hyp, bias, normalize(it["text"]))
+                ei = entity_counts([en["spoken"] for en in it["entities"]], hyp, bias, it["text"])
                 c, e, by_voice = tally[size, name]
                 c.add(ci), e.add(ei)
                 v = by_voice.setdefault(it.get("voice", "?"), [Counts(), EntityCounts()])

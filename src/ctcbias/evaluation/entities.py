@@ -39,7 +39,8 @@ class EntityCounts(Tally):
 
 def entity_counts(ref_entities: list[str], hyp_text: str, bias: BiasingList, ref_text: str) -> EntityCounts:
     """``ref_entities``: spoken forms said in the utterance (the entities it was written with);
-    ``hyp_text``: normalized hypothesis; ``ref_text``: the normalized reference. Hypothesis entities
+    ``hyp_text``: normalized hypothesis; ``ref_text``: the reference, normalized as manifests hold it
+    (the text :func:`~ctcbias.evaluation.metrics.score` takes). Hypothesis entities
     are list entries found in it as whole-word spans. One that is not among ``ref_entities`` is
     false unless the reference says it too (up to as often): a list may hold ordinary words (a
     surname "Weeks" said in "the next few weeks"), and writing them where they were said is right.

@@ -78,7 +78,7 @@ def run_set(rec: Recognizer, data: Path, name: str, recordings: int, per: int, s
             for mode, hyp in (("long", long_hyp), ("alone", alone_hyp)):
                 c, e = tallies[k][mode]
                 c.add(score(ref, hyp))
-                e.add(entity_counts(ents, hyp, bias, normalize(ref)))
+                e.add(entity_counts(ents, hyp, bias, ref))
     results = {k: {mode: {"wer": round(c.wer, 4), **e.summary()} for mode, (c, e) in v.items()}
                for k, v in tallies.items()}
     return {"recordings": len(groups), "utterances_each": per, "list_size": int(size),

@@ -51,7 +51,7 @@ def _load(data: Path, name: str, n: int) -> list[dict]:
 def _score_one(c: Counts, e: EntityCounts, text: str, hyp: str, spans, ents, bias) -> None:
     biased = {i for s, t in spans for i in range(s, t)}
     c.add(score(text, normalize(hyp), biased, bias.words))
-    e.add(entity_counts(ents, normalize(hyp), bias, normalize(text)))
+    e.add(entity_counts(ents, normalize(hyp), bias, text))
 
 
 def peers(rec: Recognizer, data: Path, items: list[dict], size: str, progress: bool = True) -> dict:
@@ -192,7 +192,7 @@ def no_entity_lists(rec: Recognizer, data: Path, n: int, progress: bool = True) 
             t0 = time.perf_counter()
             hyp = normalize(run.decode(bias, o).text)
             dec[k] += time.perf_counter() - t0
-            per[k].append((score(it["text"], hyp, own), entity_counts([], hyp, bias, normalize(it["text"])).fp))
+            per[k].append((score(it["text"], hyp, own), entity_counts([], hyp, bias, it["text"]).fp))
     words = sum(c.ref_words for c, _ in per["beam + LM, no list"])
     u_words = sum(c.u_words for c, _ in per["beam + LM, no list"])
     out = {}
@@ -281,7 +281,7 @@ def real_speech(rec: Recognizer, root: Path, n: int, with_whisper: bool, progres
                 rows.setdefault(name + " (LibriSpeech)", Counts()).add(
                     score(it["text"], normalize(h), positions, set(lst)))
                 ents.setdefault(name + " (LibriSpeech)", EntityCounts()).add(
-                    entity_counts(sorted(rare), normalize(h), bias, normalize(it["text"])))
+                    entity_counts(sorted(rare), normalize(h), bias, it["text"]))
     out = {k: v.summary() for k, v in rows.items()}
     for k, v in ents.items():
         out[k].update(v.summary())

@@ -113,7 +113,7 @@ def run(data: Path, out: Path, limit: int = 30, sizes=SIZES, strangers: int = 10
             biased = {i for en in it["entities"] for i in range(en["word_start"], en["word_end"])}
             c.add(score(it["text"], normalize(hyp), biased, bias.words))
             e.add(entity_counts([en["spoken"] for en in it["entities"]] if size else [], normalize(hyp), bias,
-                                normalize(it["text"])))
+                                it["text"]))
         r = {**c.summary(), **e.summary(), "rtf": round(t_run / secs, 4),
              "compile_seconds_per_list": round(t_compile / len(items), 3),
              "run_seconds_with_compile": round(t_compile + t_run, 2), "peak_mb": _peak_mb()}
@@ -241,7 +241,7 @@ def _strangers(rec: Recognizer, items, audio, pool: list[str], size: int, progre
             hyp = normalize(run_.decode(bias, o).text)
             tot[k].add(score(it["text"], hyp, own))
             if k == "list":
-                fp += entity_counts([], hyp, bias, normalize(it["text"])).fp
+                fp += entity_counts([], hyp, bias, it["text"]).fp
     return {"entries": size, "utterances": len(items), "u_wer_none": round(tot["none"].u_wer, 4),
             "u_wer_list": round(tot["list"].u_wer, 4),
             "u_wer_change": round(tot["list"].u_wer - tot["none"].u_wer, 4),
