@@ -50,6 +50,8 @@ SETTINGS = {  # name -> ShortlistOptions overrides
     **{f"rivals{n}": {"rivals": n} for n in (0, 1, 2, 3, 5)},
     **{f"rdist{d}": {"rival_distance": d} for d in (0.0, 0.05, 0.15, 0.3)},
     **{f"cand{n}": {"top:lookup": LookupOptions(max_candidates=n)} for n in (40, 60, 100)},
+    **{f"slcand{n}": {"lookup_candidates": n} for n in (40, 60, 100, 150)},
+    **{f"fmargin{n}": {"fallback_margin": n} for n in (8, 12, 16, 25)},
     **{f"spot{n}": {"top:lookup": LookupOptions(spotted=n)} for n in (5, 10)},
     **{f"long{b}": {"prefer_long": b} for b in (0.0, 0.5, 1.5, 2.0, 3.0)},
 }

@@ -96,56 +96,74 @@ def _align_viterbi(emit, skip):
 
 def ctc_cost(logp: np.ndarray, sequences: list[list[int]]) -> np.ndarray:
     """Negative CTC log-likelihood of each sequence under ``logp`` (frames, units)."""
-    import torch
-    import torch.nn.functional as F
-
-    if not sequences:
-        return np.zeros(0)
-    n = len(sequences)
-    lp = torch.from_numpy(np.ascontiguousarray(logp, dtype=np.float32))[:, None, :].expand(-1, n, -1)
-    tl = torch.tensor([len(s) for s in sequences])
-    flat = torch.tensor([u for s in sequences for u in s], dtype=torch.long)
-    cost = F.ctc_loss(lp, flat, torch.full((n,), logp.shape[0]), tl, reduction="none", zero_infinity=False)
-    return cost.numpy().astype(np.float64)
+    return ctc_cost_windows(logp, [(0, len(logp) - 1, s) for s in sequences])
 
 
 def ctc_cost_windows(logp: np.ndarray, jobs: list[tuple[int, int, list[int]]]) -> np.ndarray:
-    """Negative CTC log-likelihood of each ``units`` sequence on frames ``a..b`` of ``logp``, in one
-    batched call. Each job keeps only the columns it needs (blank and its own units; the loss
-    reads no others), so windows of different lengths and a 500-unit head batch cheaply."""
-    import torch
-    import torch.nn.functional as F
+    """Negative CTC log-likelihood of each ``units`` sequence on frames ``a..b`` of ``logp``.
 
-    if not jobs:
-        return np.zeros(0)
+    The forward pass in probabilities renormalized every frame (the scaled forward of HMMs: the
+    log of each frame's sum is kept instead), in float64: only products and sums per state, so
+    the compiled loop vectorizes, where the log-space pass needs a log-add-exp per state. It
+    agrees with torch's ``ctc_loss`` (float32, log space) to about 1e-6 relative, at a quarter of
+    its time on a phonetic rescoring's few dozen sequences."""
     n = len(jobs)
+    if not n:
+        return np.zeros(0)
     lens = np.fromiter((len(u) for _, _, u in jobs), dtype=np.int64, count=n)
-    frames = np.fromiter((b - a + 1 for a, b, _ in jobs), dtype=np.int64, count=n)
     first = np.fromiter((a for a, _, _ in jobs), dtype=np.int64, count=n)
+    frames = np.fromiter((b - a + 1 for a, b, _ in jobs), dtype=np.int64, count=n)
     units = np.fromiter(chain.from_iterable(u for _, _, u in jobs), dtype=np.int64, count=int(lens.sum()))
-    job = np.repeat(np.arange(n), lens)
-    # each job's distinct units become its columns 1, 2, ... (0: blank)
-    V = logp.shape[1]
-    pairs, inverse = np.unique(job * V + units, return_inverse=True)
-    owner, unit = pairs // V, pairs % V
-    col = np.arange(len(pairs)) - np.searchsorted(owner, owner) + 1
-    x = np.full((int(frames.max()), n, 1 + int(col.max(initial=0))), -1e4, dtype=np.float32)
-    # every (frame, job, column) of the windows: the blank column, then the units'
-    zero = np.zeros(n, dtype=np.int64)
-    _fill_windows(x, np.ascontiguousarray(logp, dtype=np.float32), first, frames, np.r_[np.arange(n), owner],
-                  np.r_[zero, unit], np.r_[zero, col])
-    cost = F.ctc_loss(torch.from_numpy(x), torch.from_numpy(col[inverse]), torch.from_numpy(frames),
-                      torch.from_numpy(lens), reduction="none", zero_infinity=False)
-    return cost.numpy().astype(np.float64)
+    lo = int(first.min())
+    hi = max(lo, int((first + frames).max()))
+    prob = np.exp(np.asarray(logp[lo:hi], dtype=np.float64))  # only the frames the windows cover
+    return _ctc_forward(prob, first - lo, frames, units, np.cumsum(lens) - lens, lens)
 
 
 @_compiled
-def _fill_windows(x, logp, first, frames, job, unit, col):
-    """``x[t, job, col] = logp[first[job] + t, unit]`` for every frame ``t`` of each job's window."""
-    for i in range(len(job)):
-        j, u, c = job[i], unit[i], col[i]
+def _ctc_forward(prob, first, frames, units, starts, lens):
+    """:func:`ctc_cost_windows`' loop: per job, the CTC forward over its frames of ``prob``, each
+    frame's state probabilities divided by their sum, whose logs add up to the likelihood's."""
+    n = len(first)
+    out = np.empty(n)
+    S_max = 2 * lens.max() + 1
+    # two zero states before state 0 stand for the moves from s - 1 and s - 2 there
+    a, b = np.zeros(S_max + 2), np.zeros(S_max + 2)
+    ext, skip = np.zeros(S_max, dtype=np.int64), np.zeros(S_max)
+    for j in range(n):
+        S = 2 * lens[j] + 1
+        if frames[j] <= 0:
+            out[j] = 0.0 if S == 1 else np.inf
+            continue
+        for s in range(S):  # blank, u1, blank, u2, ..., blank; s - 2 -> s between different units
+            ext[s] = units[starts[j] + s // 2] if s % 2 == 1 else 0
+            skip[s] = 1.0 if s % 2 == 1 and s >= 3 and ext[s] != ext[s - 2] else 0.0
+        a[:] = 0.0
+        b[:] = 0.0
+        t0 = first[j]
+        a[2] = prob[t0, 0]
+        if S > 1:
+            a[3] = prob[t0, ext[1]]
+        log_z, alive = 0.0, True
         for t in range(frames[j]):
-            x[t, j, c] = logp[first[j] + t, u]
+            if t:
+                row = prob[t0 + t]
+                for s in range(S):
+                    b[2 + s] = (a[2 + s] + a[1 + s] + skip[s] * a[s]) * row[ext[s]]
+                a, b = b, a
+            total = 0.0
+            for s in range(S):
+                total += a[2 + s]
+            if total <= 0.0:
+                alive = False
+                break
+            inv = 1.0 / total
+            for s in range(S):
+                a[2 + s] *= inv
+            log_z += np.log(total)
+        end = a[2 + S - 1] + (a[2 + S - 2] if S > 1 else 0.0)
+        out[j] = -(np.log(end) + log_z) if alive and end > 0.0 else np.inf
+    return out
 
 
 class KeywordGraph:
@@ -265,27 +283,33 @@ def _keyword_viterbi(em, ext, from1, from2, enter, end):
 
 @_compiled
 def _keyword_best(em, ext, from1, from2, enter, end):
-    """:func:`_keyword_viterbi`'s best end scores alone, without the start frames (half the time)."""
+    """:func:`_keyword_viterbi`'s best end scores alone, without the start frames. The same
+    maxima and sums, written so that the compiler vectorizes the loop over states: the moves
+    allowed into each state as additive masks (0 or -inf) rather than branches, two buffers
+    rather than one updated in place (with two -inf states before the first), and the frame's
+    emissions gathered in a loop of their own (half the time of the branchy form on 1,000
+    keywords)."""
     T, S = len(em), len(ext)
-    ninf = np.float32(-np.inf)
-    score = np.full(S, ninf, dtype=np.float32)
+    ninf, zero = np.float32(-np.inf), np.float32(0.0)
+    m1 = np.where(from1, zero, ninf).astype(np.float32)
+    m2 = np.where(from2, zero, ninf).astype(np.float32)
+    fresh = np.where(enter, zero, ninf).astype(np.float32)  # a fresh start scores 0 before its emission
+    buf = np.full((2, S + 2), ninf, dtype=np.float32)
+    row_ext = np.empty(S, dtype=np.float32)
     best = np.full(len(end), ninf, dtype=np.float32)
     for t in range(T):
         row = em[t]
-        prev1 = prev2 = ninf  # the last frame's scores of states s-1 and s-2
         for s in range(S):
-            v = cur = score[s]
-            if from1[s] and prev1 > v:
-                v = prev1
-            if from2[s] and prev2 > v:
-                v = prev2
-            if enter[s] and v < 0:
-                v = np.float32(0.0)
-            prev2, prev1 = prev1, cur
-            score[s] = v + row[ext[s]]
+            row_ext[s] = row[ext[s]]
+        old, new = buf[t & 1], buf[1 - (t & 1)]
+        for s in range(S):
+            v = max(old[s + 2], old[s + 1] + m1[s])
+            v = max(v, old[s] + m2[s])
+            new[s + 2] = max(v, fresh[s]) + row_ext[s]
         for k in range(len(end)):
-            if score[end[k]] > best[k]:
-                best[k] = score[end[k]]
+            x = new[end[k] + 2]
+            if x > best[k]:
+                best[k] = x
     return best
 
 

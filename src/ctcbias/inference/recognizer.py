@@ -101,6 +101,11 @@ class ShortlistOptions:
     # no-list posteriors around it (dev-heldout, 10,000 entries: U-WER 23.4 / 23.4 / 23.6 / 23.8%
     # with 24 / 16 / 12 / 8, F1 the same; the search a third cheaper with 16)
     fallback_beam: int = 16
+    # frames on each side of the doubted entities (for the words the search cuts at its edges):
+    # dev-heldout, 10,000 entries, 8 / 12 / 16 / 25: F1 0.865 and U-WER 22.9% alike, strangers'
+    # WER 41.4 / 41.7 / 41.6 / 41.5%; 20,000 entries: F1 0.772 / 0.774 / 0.772 / 0.772, U-WER
+    # 23.5 / 23.3 / 23.4 / 23.4%; the search's time goes with its frames
+    fallback_margin: int = 12
     # the entity guard on the shortlist's decode: the check after it judges the same entities on
     # more evidence, and where the guard finds every hypothesis doubtful its fallback (a beam search
     # without boosts) loses the other words too (dev-heldout, 150 utterances, 10,000 / 20,000
@@ -113,6 +118,11 @@ class ShortlistOptions:
     # 150 utterances: U-WER 25.8% with it, 25.2% without; strangers' lists' WER 43.3% / 42.9%) and
     # costs a beam search
     word_guard: bool = False
+    # the lexicon lookup's candidates on a shortlist (LookupOptions.max_candidates): its entries
+    # are all sound-alikes of the utterance, and past the closest 60 none was believed (dev-heldout,
+    # 150 utterances, 10,000 entries: F1, U-WER and strangers' false entities the same with 60 as
+    # with 150; 40: one entity fewer), each one CTC alignment per pronunciation
+    lookup_candidates: int = 40
 
     def decoding(self, opts: "DecodingOptions") -> "DecodingOptions":
         """``opts`` as a shortlist is decoded with (a guard turned off stays off)."""
@@ -120,6 +130,8 @@ class ShortlistOptions:
                        word_guard=opts.word_guard and self.word_guard,
                        unigram_boost=opts.unigram_boost * self.boost_scale,
                        boost=replace(opts.boost, base=opts.boost.base * self.boost_scale),
+                       lookup=replace(opts.lookup, max_candidates=min(opts.lookup.max_candidates,
+                                                                      self.lookup_candidates)),
                        bias="decoder" if opts.bias == "joint" and not self.adapter else opts.bias)
 
 

@@ -318,9 +318,6 @@ def _rivals(ev: _Evidence, words: list[str], spans, rows: list[dict], odds: np.n
     return words, spans, odds, swapped
 
 
-_MARGIN = 25  # frames (1 s) on each side of the doubted entities that their no-list words are decoded with
-
-
 def confirmed(run, result, bias: BiasingList, opts):
     """``result``, decoded on the shortlist ``bias``, each entity first weighed against its rivals
     (:func:`_rivals`), with only the entities the shortlist check believes (the model's
@@ -351,8 +348,9 @@ def confirmed(run, result, bias: BiasingList, opts):
         # the no-list words around the doubted entities only: a beam search there, with a margin
         # for the words it cuts at its edges
         plain = run.posteriors(bias, replace(opts, bias="none")).subword
-        a = max(0, min(places[j][0] for j in drop) - _MARGIN)
-        b = min(len(plain), max(places[j][1] for j in drop) + 1 + _MARGIN)
+        margin = opts.shortlist.fallback_margin
+        a = max(0, min(places[j][0] for j in drop) - margin)
+        b = min(len(plain), max(places[j][1] for j in drop) + 1 + margin)
         nbest = beam_search(plain[a:b], tok, rec.lm if opts.use_lm else None,
                             replace(opts.beam, beam=opts.shortlist.fallback_beam))
         other = nbest[0].text.split() if nbest else []
