@@ -365,6 +365,40 @@ def test_batched_window_costs_equal_one_call_per_window():
     assert not np.isfinite(got[4]) and not np.isfinite(want[4])  # a repeat needs a blank: 3 frames
 
 
+def test_ctc_cost_is_the_likelihood_summed_over_every_labelling():
+    """The scaled forward pass against its definition (every labelling of a few frames that
+    collapses to the units, summed), and against torch's loss on a long, peaky utterance, where
+    renormalizing each frame is what keeps the probabilities from underflowing."""
+    import itertools
+
+    import torch
+    import torch.nn.functional as F
+
+    from ctcbias.inference.align import ctc_cost
+
+    rng = np.random.default_rng(5)
+    for units, T in (([1, 2], 5), ([2, 2], 6), ([3, 1, 3], 6), ([1], 1), ([], 3), ([2, 2, 2], 4)):
+        lp = rng.normal(size=(T, 4)) * 2
+        lp -= np.logaddexp.reduce(lp, axis=1, keepdims=True)
+        paths = [lp[np.arange(T), path].sum() for path in itertools.product(range(4), repeat=T)
+                 if [u for u, _ in itertools.groupby(path) if u] == units]
+        want = -np.logaddexp.reduce(paths) if paths else np.inf
+        got = ctc_cost(lp, [units])[0]
+        assert (got == want == np.inf) or abs(got - want) < 1e-9, (units, T, got, want)
+    # 400 frames, mostly blank and sure of itself; sequences the audio says and ones it does not
+    said = rng.integers(1, 40, size=60)
+    best = np.zeros(400, dtype=np.int64)
+    best[np.arange(60) * 6 + 20] = said
+    lp = np.log(np.full((400, 40), 1e-6) + np.eye(40)[best]).astype(np.float32)
+    lp -= np.logaddexp.reduce(lp, axis=1, keepdims=True)
+    seqs = [said.tolist(), said[::-1].tolist(), rng.integers(1, 40, size=90).tolist(), [7]]
+    want = F.ctc_loss(torch.from_numpy(lp)[:, None].expand(-1, len(seqs), -1), torch.tensor(sum(seqs, [])),
+                      torch.full((len(seqs),), 400), torch.tensor([len(q) for q in seqs]), reduction="none").numpy()
+    got = ctc_cost(lp, seqs)
+    assert got[0] < 1.0 and got[1] > 100  # what was said costs next to nothing, backwards a lot
+    assert np.allclose(got, want, rtol=1e-5, atol=1e-4)  # torch sums in float32
+
+
 def test_forced_alignment_is_the_best_path_among_all_of_them():
     """ctc_align against every labelling of a few frames: the best one that collapses to the units
     (blank between repeats) gives each unit's first and last frame."""
