@@ -213,9 +213,10 @@ class ContextualAdapter(nn.Module):
     def _gate_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """For :meth:`_embed_fast`, both LSTM directions stacked: every vocabulary subword's input
         projection (both biases added), ``(2, vocabulary, 4h)``, and the recurrent weights,
-        transposed, ``(2, h, 4h)``, with the cell input gate's rows doubled. They depend on the weights alone, so they are kept until a weight changes
-        (training steps and loaded state dicts bump a tensor's version): recomputing them was
-        most of the time a 30-entry list took to embed (~2.7 of 3.9 ms)."""
+        transposed, ``(2, h, 4h)``, with the cell input gate's rows doubled. They depend on the
+        weights alone, so they are kept until a weight changes (training steps and loaded state
+        dicts bump a tensor's version): recomputing them was most of the time a 30-entry list
+        took to embed (~2.7 of 3.9 ms)."""
         lstm, h = self.lstm, self.lstm.hidden_size
         params = [self.tok_emb.weight, *lstm.parameters()]
         key = tuple((p.data_ptr(), p._version) for p in params)

@@ -2,8 +2,9 @@
 
 Used for word times of beam-search output, for the windows lexicon lookup scores, and for its
 keyword spotting (where in the audio each list entry fits best); with the phone strings that the
-lookup and the entity guard compare by edit distance. The Viterbi loops (a step per frame and
-state, many small steps) are compiled with numba on first use and cached.
+lookup and the entity guard compare by edit distance; and the CTC likelihood of sequences, which
+phonetic rescoring and the lookup weigh. The Viterbi and forward loops (a step per frame and state,
+many small steps) are compiled with numba on first use and cached.
 
     >>> from rapidfuzz.distance import Levenshtein
     >>> heard, said = phone_string(["OW", "K", "AA", "F", "ER"]), phone_string(["OW", "K", "AA", "F", "AO", "R"])
@@ -103,10 +104,10 @@ def ctc_cost_windows(logp: np.ndarray, jobs: list[tuple[int, int, list[int]]]) -
     """Negative CTC log-likelihood of each ``units`` sequence on frames ``a..b`` of ``logp``.
 
     The forward pass in probabilities renormalized every frame (the scaled forward of HMMs: the
-    log of each frame's sum is kept instead), in float64: only products and sums per state, so
-    the compiled loop vectorizes, where the log-space pass needs a log-add-exp per state. It
-    agrees with torch's ``ctc_loss`` (float32, log space) to about 1e-6 relative, at a quarter of
-    its time on a phonetic rescoring's few dozen sequences."""
+    log of each frame's sum is kept instead), in float64: only products and sums per state, where
+    the log-space pass needs a log-add-exp per state. It agrees with torch's ``ctc_loss`` (float32,
+    log space) to about 1e-6 relative, in a quarter of its time on a phonetic rescoring's few
+    dozen sequences."""
     n = len(jobs)
     if not n:
         return np.zeros(0)
@@ -342,6 +343,7 @@ def warm_up() -> None:
     lp = np.zeros((3, 2), dtype=np.float32)
     graph = KeywordGraph([[1]])
     ctc_align(lp, [1])
+    ctc_cost(lp, [[1]])
     ctc_keyword_best(lp, graph)
     ctc_keyword_track(lp, graph)
 

@@ -119,8 +119,8 @@ class ShortlistOptions:
     # costs a beam search
     word_guard: bool = False
     # the lexicon lookup's candidates on a shortlist (LookupOptions.max_candidates), each a CTC
-    # alignment per pronunciation: its entries are all sound-alikes of the utterance, and the
-    # judge believed none past the closest 40 (dev-heldout, 150 utterances, 150 / 60 / 40: 10,000
+    # alignment per pronunciation: its entries are all sound-alikes of the utterance, and those
+    # past the closest 40 found no more entities (dev-heldout, 150 utterances, 150 / 60 / 40: 10,000
     # entries F1 0.865 alike, U-WER 23.2 / 23.0 / 22.9%, strangers' false entities 47 / 47 / 46;
     # 20,000 entries F1 0.772 and U-WER 23.4% alike)
     lookup_candidates: int = 40
