@@ -292,9 +292,12 @@ def _keyword_best(em, ext, from1, from2, enter, end):
     keywords)."""
     T, S = len(em), len(ext)
     ninf, zero = np.float32(-np.inf), np.float32(0.0)
-    m1 = np.where(from1, zero, ninf).astype(np.float32)
-    m2 = np.where(from2, zero, ninf).astype(np.float32)
-    fresh = np.where(enter, zero, ninf).astype(np.float32)  # a fresh start scores 0 before its emission
+    m1, m2 = np.empty(S, dtype=np.float32), np.empty(S, dtype=np.float32)
+    fresh = np.empty(S, dtype=np.float32)  # a fresh start scores 0 before its emission
+    for s in range(S):
+        m1[s] = zero if from1[s] else ninf
+        m2[s] = zero if from2[s] else ninf
+        fresh[s] = zero if enter[s] else ninf
     buf = np.full((2, S + 2), ninf, dtype=np.float32)
     row_ext = np.empty(S, dtype=np.float32)
     best = np.full(len(end), ninf, dtype=np.float32)
